@@ -1,0 +1,54 @@
+"""Sample grids at fixed noise: PNG files in the run dir and an image in every logger."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytorch_lightning as pl
+from pytorch_lightning.loggers import TensorBoardLogger, WandbLogger
+from torchvision.utils import make_grid, save_image
+
+
+class SampleGrid(pl.Callback):
+    """Every ``every_n_steps`` D steps and at the end of training, save ``samples/step_XXXXXX.png``.
+
+    The module provides ``sample_fixed() -> Tensor (N, C, H, W) in [0, 1]`` (same noise all run,
+    so the grids show progress) and a ``d_steps`` counter (the step in the file name).
+    """
+
+    def __init__(self, dirpath: str | Path, every_n_steps: int | None = 200, nrow: int = 8) -> None:
+        self.dirpath = Path(dirpath)
+        self.every_n_steps = every_n_steps
+        self.nrow = nrow
+        self._last_saved: int | None = None
+
+    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, *_) -> None:
+        step = pl_module.d_steps
+        if self.every_n_steps and step % self.every_n_steps == 0:
+            self.save(trainer, pl_module)
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.save(trainer, pl_module)
+
+    def save(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> Path | None:
+        """Write the grid for the current step (once per step, on rank 0) and log it."""
+        step = pl_module.d_steps
+        if not trainer.is_global_zero or self._last_saved == step:
+            return None
+        self._last_saved = step
+        grid = make_grid(pl_module.sample_fixed().cpu(), nrow=self.nrow, padding=2)
+        self.dirpath.mkdir(parents=True, exist_ok=True)
+        path = self.dirpath / f"step_{step:06d}.png"
+        save_image(grid, path)
+        for logger in trainer.loggers:
+            if isinstance(logger, WandbLogger):
+                logger.log_image("samples", [str(path)], step=trainer.global_step)
+            elif isinstance(logger, TensorBoardLogger):
+                logger.experiment.add_image("samples", grid, global_step=trainer.global_step)
+        return path
+
+    def state_dict(self) -> dict[str, int | None]:
+        return {"last_saved": self._last_saved}
+
+    def load_state_dict(self, state_dict: dict[str, int | None]) -> None:
+        self._last_saved = state_dict.get("last_saved")

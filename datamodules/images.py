@@ -1,0 +1,44 @@
+"""An in-memory uint8 image dataset that hands out whole batches with one indexing operation."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch.utils.data import Dataset
+
+Batch = tuple[torch.Tensor, torch.Tensor]
+
+
+class ImageTensorDataset(Dataset[Batch]):
+    """Images ``(N, 3, S, S)`` uint8 with conditions ``(N, D)`` float (``D`` may be 0).
+
+    The DataLoader calls ``__getitems__`` with a batch's indices, so a batch costs one tensor
+    gather instead of a Python call per image; pass ``collate_fn=keep_batch`` since the result is
+    already a batch ``(images (B, 3, S, S) uint8, conditions (B, D) float)``.
+    """
+
+    def __init__(self, images: torch.Tensor, conditions: torch.Tensor) -> None:
+        if images.dtype != torch.uint8 or images.ndim != 4:
+            raise ValueError(
+                f"images must be uint8 (N, C, H, W), got {images.dtype} {images.shape}"
+            )
+        if conditions.ndim != 2 or len(conditions) != len(images):
+            raise ValueError(f"conditions must be ({len(images)}, D), got {conditions.shape}")
+        self.images = images
+        self.conditions = conditions
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int) -> Batch:
+        return self.images[index], self.conditions[index]
+
+    def __getitems__(self, indices: Sequence[int]) -> Batch:
+        index = torch.as_tensor(indices, dtype=torch.long)
+        return self.images[index], self.conditions[index]
+
+
+def keep_batch(batch: Batch) -> Batch:
+    """Collate function for datasets that already return whole batches."""
+    return batch

@@ -1,0 +1,201 @@
+"""A procedural stand-in for the MLDS anime data, written once in the exact MLDS 2018 HW3 layout.
+
+``root/faces/<i>.jpg`` (96×96 faces with random colours), ``root/extra_data/images/<i>.jpg``
+(64×64) and ``root/extra_data/tags.csv`` (``<i>,<hair> hair <eye> eyes``) whose tags are true by
+construction (see ``toy_faces``). The set is drawn into a temporary folder and renamed into place,
+so ``root`` either holds a complete set or nothing; a marker file records how it was drawn.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from datamodules.anime import AnimeFacesDataModule
+from datamodules.errors import DataError
+from datamodules.spec import DataSpec
+from datamodules.toy_faces import EYE_COLOURS, HAIR_COLOURS, FaceParams, draw_face, sample_face
+
+FACES_SIZE = 96
+TAGGED_SIZE = 64
+MARKER = ".litgen_toy_anime.json"
+TOY_FORMAT = 1
+CHUNK = 200
+SUBSETS = ("faces", "extra_data")
+JPEG_OPTIONS = [
+    cv2.IMWRITE_JPEG_QUALITY,
+    95,
+    cv2.IMWRITE_JPEG_SAMPLING_FACTOR,
+    cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444,
+]
+
+
+def toy_face(seed: int, subset: str, index: int) -> FaceParams:
+    """The layout of image ``index`` of ``subset`` (``"faces"`` or ``"extra_data"``).
+
+    Each image has its own random stream, so any one can be redrawn (e.g. by a test) alone.
+    """
+    rng = np.random.default_rng([seed, SUBSETS.index(subset), index])
+    hair = list(HAIR_COLOURS)[rng.integers(len(HAIR_COLOURS))]
+    eye = list(EYE_COLOURS)[rng.integers(len(EYE_COLOURS))]
+    return sample_face(rng, hair, eye)
+
+
+def toy_anime_marker(root: Path | str) -> dict | None:
+    """How the toy set at ``root`` was drawn (``n_images``, ``seed``), or None if it holds none."""
+    try:
+        return json.loads((Path(root) / MARKER).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def ensure_toy_anime(root: Path | str, n_images: int = 4000, seed: int = 0) -> None:
+    """Write the toy set at ``root`` unless it already holds one drawn with these settings.
+
+    A toy set drawn with other settings is replaced; a folder with other content is an error.
+    """
+    root = Path(root)
+    if toy_anime_marker(root) != _marker(n_images, seed):
+        check_toy_anime_root(root)
+        write_toy_anime(root, n_images, seed)
+
+
+def check_toy_anime_root(root: Path) -> None:
+    """Fail unless ``root`` is missing, empty or holds a toy set: other content is not replaced."""
+    occupied = root.exists() and (not root.is_dir() or any(root.iterdir()))
+    if occupied and toy_anime_marker(root) is None:
+        raise DataError(
+            f"{root} is not empty and holds no toy anime set ({MARKER} is missing), so it is left"
+            " alone. Point data.root at a new or empty folder for data=toy_anime, or read the"
+            " folder as MLDS data with data=anime."
+        )
+
+
+def write_toy_anime(
+    root: Path | str, n_images: int = 4000, seed: int = 0, num_threads: int | None = None
+) -> None:
+    """Draw ``n_images`` faces and ``n_images`` tagged images into ``root`` (replacing it)."""
+    root = Path(root)
+    root.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=root.parent, prefix=f".{root.name}.", suffix=".tmp"))
+    try:
+        tmp.chmod(0o755)
+        (tmp / "faces").mkdir()
+        (tmp / "extra_data" / "images").mkdir(parents=True)
+
+        def write_chunk(start: int) -> list[str]:
+            tags = []
+            for index in range(start, min(start + CHUNK, n_images)):
+                face = draw_face(toy_face(seed, "faces", index), FACES_SIZE)
+                _write_jpeg(tmp / "faces" / f"{index}.jpg", face)
+                params = toy_face(seed, "extra_data", index)
+                image = draw_face(params, TAGGED_SIZE)
+                _write_jpeg(tmp / "extra_data" / "images" / f"{index}.jpg", image)
+                tags.append(f"{index},{params.hair} hair {params.eye} eyes\n")
+            return tags
+
+        with ThreadPoolExecutor(num_threads) as pool:
+            chunks = pool.map(write_chunk, range(0, n_images, CHUNK))
+            tags = "".join(line for chunk in chunks for line in chunk)
+        (tmp / "extra_data" / "tags.csv").write_text(tags, newline="\n")
+        (tmp / MARKER).write_text(json.dumps(_marker(n_images, seed)))
+        _move_into_place(tmp, root)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _write_jpeg(path: Path, rgb: np.ndarray) -> None:
+    bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+    if not cv2.imwrite(str(path), bgr, JPEG_OPTIONS):
+        raise OSError(f"could not write {path}")
+
+
+def _marker(n_images: int, seed: int) -> dict:
+    return {"format": TOY_FORMAT, "n_images": n_images, "seed": seed}
+
+
+def _move_into_place(tmp: Path, root: Path) -> None:
+    """Rename ``tmp`` to ``root``.
+
+    A toy set drawn alike (by a concurrent run) is kept, one drawn otherwise is removed first, and
+    an empty folder is replaced by the rename itself.
+    """
+    ours, theirs = toy_anime_marker(tmp), toy_anime_marker(root)
+    if theirs == ours:
+        return
+    if theirs is not None:
+        old = root.with_name(f".{root.name}.old.{os.getpid()}")
+        os.rename(root, old)
+        shutil.rmtree(old)
+    try:
+        os.rename(tmp, root)
+    except OSError:
+        if toy_anime_marker(root) != ours:
+            raise
+
+
+class ToyAnimeDataModule(AnimeFacesDataModule):
+    """``AnimeFacesDataModule`` on the procedural set, which ``prepare_data`` writes on first use.
+
+    ``n_images`` and ``toy_seed`` choose the drawing; ``seed`` only the validation split. Batches
+    are as in ``AnimeFacesDataModule``: float32 ``(B, 3, S, S)`` in ``value_range``, ``(B, 0)``.
+    """
+
+    def __init__(
+        self,
+        root: str | Path,
+        n_images: int = 4000,
+        toy_seed: int = 0,
+        image_size: int = 64,
+        batch_size: int = 64,
+        value_range: Sequence[float] = (-1.0, 1.0),
+        hflip: bool = True,
+        num_workers: int = 0,
+        cache_dir: str | Path | None = None,
+        val_fraction: float = 0.0,
+        drop_last: bool = True,
+        seed: int = 0,
+        max_bad_fraction: float = 0.01,
+    ) -> None:
+        self.n_images = n_images
+        self.toy_seed = toy_seed
+        super().__init__(
+            root,
+            image_size=image_size,
+            batch_size=batch_size,
+            value_range=value_range,
+            hflip=hflip,
+            num_workers=num_workers,
+            cache_dir=cache_dir,
+            val_fraction=val_fraction,
+            drop_last=drop_last,
+            seed=seed,
+            max_bad_fraction=max_bad_fraction,
+        )
+
+    @property
+    def spec(self) -> DataSpec:
+        return dataclasses.replace(super().spec, name="toy_anime")
+
+    def check(self) -> None:
+        """Fail early only if ``root`` holds something that is not a toy set."""
+        check_toy_anime_root(self.root)
+        if toy_anime_marker(self.root) is not None:
+            super().check()
+
+    def prepare_data(self) -> None:
+        ensure_toy_anime(self.root, self.n_images, self.toy_seed)
+        super().prepare_data()
+
+    def setup(self, stage: str | None = None) -> None:
+        ensure_toy_anime(self.root, self.n_images, self.toy_seed)
+        super().setup(stage)

@@ -1,0 +1,1 @@
+"""Glue shared by the entry points (train.py, evaluate.py, sample.py): resolvers, instantiation."""

@@ -1,0 +1,66 @@
+"""OmegaConf resolvers that name and group runs from the Hydra job, used by logger configs."""
+
+from __future__ import annotations
+
+import netrc
+import os
+from pathlib import Path
+
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import OmegaConf
+
+# Overrides that say where, not what: left out of run names.
+_NOT_IN_NAME = ("hydra.", "paths.", "logger", "seed", "ckpt_path")
+
+
+def run_name() -> str:
+    """A run's name: its model and data choices, then its other overrides (``k=v,k=v``)."""
+    hydra_cfg = HydraConfig.get()
+    choices = hydra_cfg.runtime.choices
+    overrides = [
+        o
+        for o in hydra_cfg.overrides.task
+        if not o.lstrip("+~").startswith(_NOT_IN_NAME)
+        and not o.startswith(("model=", "data=", "experiment="))
+    ]
+    head = "-".join(str(choices.get(k)) for k in ("experiment", "model", "data") if choices.get(k))
+    return ",".join([head, *overrides])
+
+
+def run_group() -> str | None:
+    """One group per multirun sweep (its directory name), none for a single run."""
+    hydra_cfg = HydraConfig.get()
+    if hydra_cfg.mode != RunMode.MULTIRUN:
+        return None
+    return Path(hydra_cfg.sweep.dir).name
+
+
+def run_tags() -> list[str]:
+    """Tags from the config-group choices: model, data, experiment."""
+    choices = HydraConfig.get().runtime.choices
+    return [f"{k}:{choices[k]}" for k in ("model", "data", "experiment") if choices.get(k)]
+
+
+def wandb_offline() -> bool:
+    """Offline unless the user is logged in to W&B; an explicit ``WANDB_MODE`` wins."""
+    mode = os.environ.get("WANDB_MODE")
+    if mode:
+        return mode in ("offline", "dryrun", "disabled")
+    if os.environ.get("WANDB_API_KEY"):
+        return False
+    try:
+        return netrc.netrc().authenticators("api.wandb.ai") is None
+    except (FileNotFoundError, netrc.NetrcParseError, OSError):
+        return True
+
+
+def register() -> None:
+    """Register the ``litgen.*`` resolvers (idempotent)."""
+    for name, fn in {
+        "litgen.run_name": run_name,
+        "litgen.run_group": run_group,
+        "litgen.run_tags": run_tags,
+        "litgen.wandb_offline": wandb_offline,
+    }.items():
+        OmegaConf.register_new_resolver(name, fn, replace=True)

@@ -1,0 +1,38 @@
+"""Compose the real Hydra config in-process, as train.py would, for end-to-end tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hydra import compose, initialize_config_dir
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, open_dict
+
+from runtime import resolvers
+
+REPO = Path(__file__).resolve().parents[1]
+
+# Small networks and data so a run takes seconds on a CPU.
+SMALL = [
+    "model.generator.width=8",
+    "model.discriminator.width=8",
+    "model.n_samples=16",
+    "data.batch_size=8",
+    "callbacks.anime_faces.n_samples=25",
+    "callbacks.anime_faces.batch_size=25",
+    "~callbacks.progress_bar",
+    "trainer.accelerator=cpu",
+]
+
+
+def compose_train(out_dir: Path, overrides: list[str]) -> DictConfig:
+    """The train config with ``overrides``, writing into ``out_dir`` (as ``hydra.run.dir``)."""
+    resolvers.register()
+    with initialize_config_dir(str(REPO / "conf"), version_base="1.3"):
+        cfg = compose("train", return_hydra_config=True, overrides=overrides)
+    with open_dict(cfg):
+        cfg.hydra.runtime.output_dir = str(out_dir)
+        cfg.hydra.job.num = 0
+    HydraConfig.instance().set_config(cfg)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return cfg
