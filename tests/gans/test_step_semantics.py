@@ -28,7 +28,8 @@ def test_generator_untouched_until_n_critic_d_steps():
     fit(model, n_batches=4)
     for before, after in zip(g_before, model.generator.parameters(), strict=True):
         assert_close(after, before)
-    assert any(not torch.equal(b, a) for b, a in zip(d_before, model.discriminator.parameters(), strict=True))
+    d_after = model.discriminator.parameters()
+    assert any(not torch.equal(b, a) for b, a in zip(d_before, d_after, strict=True))
 
 
 def test_g_repeats_gives_repeated_g_steps():
