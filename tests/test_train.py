@@ -85,8 +85,12 @@ def test_resume_from_last_checkpoint_continues_counters(data_dir: Path, tmp_path
     assert (metrics["d_steps"], metrics["g_steps"]) == (6, 6)
 
 
-def _run_train(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "WANDB_MODE": "offline", "PYTHONPATH": str(REPO)}
+def _run_train(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
+    for key in ("WANDB_MODE", "WANDB_API_KEY"):  # as on a machine never logged in to W&B
+        env.pop(key, None)
     return subprocess.run(
         [sys.executable, str(REPO / "train.py"), *args],
         cwd=cwd,
@@ -101,9 +105,10 @@ def test_train_py_command_line(data_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     result = _run_train(
         *_overrides(data_dir, "trainer.max_epochs=1", "++trainer.limit_train_batches=2"),
-        "logger=csv",
+        "logger=wandb",
         f"hydra.run.dir={out}",
         cwd=tmp_path,
+        env={"HOME": str(tmp_path)},
     )
     assert result.returncode == 0, result.stderr[-3000:]
     metrics = json.loads((out / "metrics.json").read_text())
@@ -111,6 +116,9 @@ def test_train_py_command_line(data_dir: Path, tmp_path: Path) -> None:
     assert (out / "checkpoints" / "last.ckpt").is_file()
     assert list((out / "samples").glob("step_*.png"))
     assert (out / ".hydra" / "config.yaml").is_file()
+    # Not logged in: wandb runs offline, with the sample grid among the run's media.
+    (run,) = (out / "wandb").glob("offline-run-*")
+    assert list((run / "files" / "media" / "images").glob("samples_*.png"))
 
 
 def test_missing_data_root_is_a_clear_error(tmp_path: Path) -> None:

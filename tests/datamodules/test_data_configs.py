@@ -27,4 +27,4 @@ def test_config_instantiates_with_list_value_range(name: str, anime_root: Path) 
     config.value_range = [0, 1]
     module = instantiate(config)
     assert module.spec.value_range == (0.0, 1.0)
-    assert module.spec.image_size == 64
+    assert module.spec.image_size == config.image_size

@@ -14,6 +14,7 @@ from metrics.anime_faces import (
     AnimeFaceDetector,
     tile_grid,
     to_bgr_uint8,
+    to_protocol_size,
 )
 
 BACKGROUND = (187, 128, 164)
@@ -182,3 +183,16 @@ def test_vendored_cascade_is_the_shared_fixture(shared_fixtures: Path) -> None:
     if not shared.is_file():
         pytest.skip(f"{shared} is absent")
     assert DEFAULT_CASCADE.read_bytes() == shared.read_bytes()
+
+
+def test_other_sizes_are_scored_at_the_protocol_size(
+    detector: AnimeFaceDetector, face: torch.Tensor
+) -> None:
+    assert to_protocol_size(face) is face
+    small = torch.nn.functional.interpolate(face, size=32, mode="area")
+    assert to_protocol_size(small).shape == (1, 3, 64, 64)
+    # A 32x32 face is below the cascade's minimum size unless it is scored at 64x64.
+    assert detector.count_faces(to_bgr_uint8(small)[0]) == 0
+    assert detector.has_face(small).tolist() == [True]
+    count, passed = detector.grid_pass(small.expand(25, -1, -1, -1))
+    assert passed and count >= GRID_PASS_FACES
