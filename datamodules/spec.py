@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 
+from datamodules.conditions import MultiHot, OneHotGroups
+from datamodules.errors import DataError
+
 ConditionKind = Literal["none", "onehot_groups", "multi_hot", "attributes"]
+Vocabulary = OneHotGroups | MultiHot
+VOCABULARIES: dict[str, type[Vocabulary]] = {v.kind: v for v in (OneHotGroups, MultiHot)}
 
 
 @dataclass(frozen=True)
@@ -17,6 +23,11 @@ class DataSpec:
     Images reach the model as float tensors ``(N, channels, image_size, image_size)`` with values
     in ``value_range``; conditions as float tensors ``(N, condition_dim)`` (``condition_dim`` is 0
     for unconditional data).
+
+    ``vocab`` turns the dataset's words into condition vectors and back
+    (``spec.vocab.encode("blue hair red eyes")``); given one, ``condition_kind`` and
+    ``condition_names`` follow from it. ``dataclasses.asdict(spec)`` is plain data (the GAN module
+    stores it in checkpoints) and ``DataSpec.from_dict`` rebuilds the spec from it.
     """
 
     image_size: int
@@ -25,6 +36,30 @@ class DataSpec:
     condition_kind: ConditionKind = "none"
     condition_names: tuple[str, ...] = field(default_factory=tuple)
     name: str = ""
+    vocab: Vocabulary | None = None
+
+    def __post_init__(self) -> None:
+        if self.vocab is None:
+            return
+        kind, names = self.vocab.kind, self.vocab.names
+        if self.condition_kind not in ("none", kind) or self.condition_names not in ((), names):
+            raise DataError(
+                f"DataSpec {self.name!r}: condition_kind {self.condition_kind!r} and"
+                f" condition_names {self.condition_names} disagree with its {kind} vocabulary."
+            )
+        object.__setattr__(self, "condition_kind", kind)
+        object.__setattr__(self, "condition_names", names)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> DataSpec:
+        """Rebuild a spec from ``dataclasses.asdict(spec)`` (e.g. a checkpoint's ``data_spec``)."""
+        fields = dict(data)
+        vocab = fields.pop("vocab", None)
+        if vocab is not None:
+            fields["vocab"] = VOCABULARIES[fields["condition_kind"]](**vocab)
+        fields["value_range"] = tuple(fields["value_range"])
+        fields["condition_names"] = tuple(fields["condition_names"])
+        return cls(**fields)
 
     @property
     def condition_dim(self) -> int:

@@ -1,10 +1,15 @@
 """GANModule: the training step shared by every GAN objective (DESIGN §4).
 
-One training step = one D update on the batch. Every ``n_critic`` D updates, ``g_repeats`` G
-updates follow, each with fresh noise. WGAN weight clipping (``clip_value``) runs after every D
-step and the WGAN-GP penalty (``gp_weight``) is added to the D loss; both are off by default.
+One training step = one D update on the batch (images and, for conditional data, conditions).
+Every ``n_critic`` D updates, ``g_repeats`` G updates follow, each with fresh noise. WGAN weight
+clipping (``clip_value``) runs after every D step and the WGAN-GP penalty (``gp_weight``) is added
+to the D loss; both are off by default.
 ``d_steps``/``g_steps`` count updates and are saved in checkpoints; Lightning's ``global_step``
 counts every optimizer step and is not an iteration count.
+
+A conditional model (``conditional: true``) gives G and D the batch's conditions; options are the
+anime study's mismatch negatives (D also sees real images with wrong conditions, as fakes) and
+ACGAN's auxiliary classification loss (``aux_weight``; D returns ``(logits, class_logits)``).
 """
 
 from __future__ import annotations
@@ -19,7 +24,9 @@ import torch
 from torch import Tensor, nn
 from torch.optim import Optimizer
 
+from datamodules.errors import DataError
 from datamodules.spec import DataSpec
+from gans.conditioning import aux_classification_loss, mismatched, random_conditions
 from gans.ema import ema_update
 from gans.losses import GANLoss
 from gans.penalties import clip_weights, gradient_penalty
@@ -29,12 +36,14 @@ OptimizerFactory = Callable[..., Optimizer]
 
 
 class GANModule(pl.LightningModule):
-    """An unconditional GAN trained with manual optimization.
+    """A GAN, unconditional or conditional, trained with manual optimization.
 
     Args:
         spec: the data's shape and value range (from the datamodule).
-        generator: builds G; called with ``z_dim``, ``image_size``, ``channels``, ``value_range``.
-        discriminator: builds D; called with ``image_size``, ``channels``; returns logits (N,).
+        generator: builds G; called with ``z_dim``, ``image_size``, ``channels``, ``value_range``
+            (and ``cond_dim`` when conditional); G(z) or G(z, y) gives images.
+        discriminator: builds D; called with ``image_size``, ``channels`` (and ``cond_dim``);
+            D(x) or D(x, y) gives logits (N,), or ``(logits, class_logits)`` for ACGAN.
         loss: the D and G objectives on logits.
         g_opt, d_opt: build each network's optimizer from its parameters.
         z_dim: noise size.
@@ -44,6 +53,9 @@ class GANModule(pl.LightningModule):
         gp_weight: weight of the gradient penalty (WGAN-GP); None is off.
         ema_decay: keep an EMA copy of G for samples; None is off.
         n_samples: size of the fixed-noise sample grid.
+        conditional: G and D take the data's conditions (the data must have them).
+        mismatch_negatives: also train D on real images with wrong conditions, labelled fake.
+        aux_weight: weight of ACGAN's auxiliary classification loss; None is off.
     """
 
     def __init__(
@@ -61,6 +73,9 @@ class GANModule(pl.LightningModule):
         gp_weight: float | None = None,
         ema_decay: float | None = None,
         n_samples: int = 64,
+        conditional: bool = False,
+        mismatch_negatives: bool = False,
+        aux_weight: float | None = None,
     ) -> None:
         super().__init__()
         if n_critic < 1 or g_repeats < 1:
@@ -73,18 +88,31 @@ class GANModule(pl.LightningModule):
         self.loss = loss
         self.g_opt_factory = g_opt
         self.d_opt_factory = d_opt
+        if conditional and not spec.conditional:
+            raise DataError(
+                f"This model is conditional but the data ({spec.name or 'this dataset'}) has no"
+                " conditions. Use conditional data (data=anime_tags, data=toy_iclevr, data=iclevr)"
+                " or an unconditional model (model=dcgan, wgan, wgan_gp, lsgan, hinge)."
+            )
+        cond = {"cond_dim": spec.condition_dim} if conditional else {}
         self.generator = generator(
             z_dim=z_dim,
             image_size=spec.image_size,
             channels=spec.channels,
             value_range=spec.value_range,
+            **cond,
         )
-        self.discriminator = discriminator(image_size=spec.image_size, channels=spec.channels)
+        self.discriminator = discriminator(
+            image_size=spec.image_size, channels=spec.channels, **cond
+        )
         self.g_ema = None
         if ema_decay is not None:
             self.g_ema = copy.deepcopy(self.generator).requires_grad_(False)
         fixed = torch.randn(n_samples, z_dim, generator=torch.Generator().manual_seed(0))
         self.register_buffer("fixed_z", fixed)
+        if conditional:
+            seeded = torch.Generator().manual_seed(0)
+            self.register_buffer("fixed_y", random_conditions(spec, n_samples, seeded))
         self.d_steps = 0
         self.g_steps = 0
 
@@ -98,29 +126,49 @@ class GANModule(pl.LightningModule):
         """Standard normal z ``(n, z_dim)`` on the module's device."""
         return torch.randn(n, self.hparams.z_dim, device=self.device)
 
+    def generate(self, z: Tensor, y: Tensor | None, net: nn.Module | None = None) -> Tensor:
+        """Images from noise ``z`` and, for a conditional model, conditions ``y``."""
+        net = net if net is not None else self.generator
+        return net(z) if y is None else net(z, y)
+
+    def discriminate(self, x: Tensor, y: Tensor | None) -> tuple[Tensor, Tensor | None]:
+        """D's logits ``(N,)`` and, for ACGAN, its class logits ``(N, cond_dim)`` (else None)."""
+        out = self.discriminator(x) if y is None else self.discriminator(x, y)
+        return out if isinstance(out, tuple) else (out, None)
+
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
-        real, _ = batch
+        real, conditions = batch
+        y = conditions if self.hparams.conditional else None
         opt_g, opt_d = self.optimizers()
-        logs = self.d_step(real, opt_d)
+        logs = self.d_step(real, y, opt_d)
         if self.d_steps % self.hparams.n_critic == 0:
             for _ in range(self.hparams.g_repeats):
-                logs.update(self.g_step(real.size(0), opt_g))
+                logs.update(self.g_step(y if y is not None else real.size(0), opt_g))
         self.log_dict({f"train/{k}": v for k, v in logs.items()}, prog_bar=True)
         self.log("train/d_steps", float(self.d_steps))
 
-    def d_step(self, real: Tensor, opt: Optimizer) -> dict[str, Tensor]:
-        """One D update on a real batch ``(N, C, H, W)`` and as many fakes; returns its losses."""
+    def d_step(self, real: Tensor, y: Tensor | None, opt: Optimizer) -> dict[str, Tensor]:
+        """One D update on real images ``(N, C, H, W)`` (with their conditions ``y``) and as many
+        fakes made for the same conditions; returns its losses."""
         with torch.no_grad():
-            fake = self.generator(self.noise(real.size(0)))
+            fake = self.generate(self.noise(real.size(0)), y)
         with self.toggled_optimizer(opt):
-            real_logits = self.discriminator(real)
-            fake_logits = self.discriminator(fake)
+            real_logits, real_class = self.discriminate(real, y)
+            fake_logits, _ = self.discriminate(fake, y)
+            logs = {"d_real": real_logits.detach().mean(), "d_fake": fake_logits.detach().mean()}
+            if self.hparams.mismatch_negatives:
+                wrong_logits, _ = self.discriminate(real, mismatched(y))
+                logs["d_mismatch"] = wrong_logits.detach().mean()
+                fake_logits = torch.cat([fake_logits, wrong_logits])
             d_loss = self.loss.d(real_logits, fake_logits)
-            logs = {"d_loss": d_loss.detach(), "d_real": real_logits.detach().mean()}
-            logs["d_fake"] = fake_logits.detach().mean()
+            logs["d_loss"] = d_loss.detach()
             total = d_loss
+            if self.hparams.aux_weight is not None:
+                aux = aux_classification_loss(real_class, y)
+                total = total + self.hparams.aux_weight * aux
+                logs["d_aux"] = aux.detach()
             if self.hparams.gp_weight is not None:
-                gp = gradient_penalty(self.discriminator, real, fake)
+                gp = gradient_penalty(lambda x: self.discriminate(x, y)[0], real, fake)
                 total = total + self.hparams.gp_weight * gp
                 logs["gp"] = gp.detach()
             opt.zero_grad(set_to_none=True)
@@ -131,37 +179,54 @@ class GANModule(pl.LightningModule):
         self.d_steps += 1
         return logs
 
-    def g_step(self, n: int, opt: Optimizer) -> dict[str, Tensor]:
-        """One G update on ``n`` fresh fakes; returns its loss."""
+    def g_step(self, target: int | Tensor, opt: Optimizer) -> dict[str, Tensor]:
+        """One G update on fresh fakes: ``target`` is their number, or their conditions
+        ``(N, cond_dim)`` for a conditional model; returns its losses."""
+        y = target if isinstance(target, Tensor) else None
+        n = len(y) if y is not None else target
         with self.toggled_optimizer(opt):
-            g_loss = self.loss.g(self.discriminator(self.generator(self.noise(n))))
+            fake_logits, fake_class = self.discriminate(self.generate(self.noise(n), y), y)
+            g_loss = self.loss.g(fake_logits)
+            logs = {"g_loss": g_loss.detach()}
+            total = g_loss
+            if self.hparams.aux_weight is not None:
+                aux = aux_classification_loss(fake_class, y)
+                total = total + self.hparams.aux_weight * aux
+                logs["g_aux"] = aux.detach()
             opt.zero_grad(set_to_none=True)
-            self.manual_backward(g_loss)
+            self.manual_backward(total)
             opt.step()
         self.g_steps += 1
         if self.g_ema is not None:
             ema_update(self.g_ema, self.generator, self.hparams.ema_decay)
-        return {"g_loss": g_loss.detach()}
+        return logs
 
     @torch.no_grad()
-    def sample(self, n: int | None = None, z: Tensor | None = None) -> Tensor:
-        """Images in [0, 1] ``(n, C, H, W)`` from ``z`` (default: fresh noise), by the EMA G if any.
+    def sample(
+        self, n: int | None = None, z: Tensor | None = None, y: Tensor | None = None
+    ) -> Tensor:
+        """Images in [0, 1] ``(n, C, H, W)`` from ``z`` (default: fresh noise) and, for a
+        conditional model, conditions ``y`` (default: random valid ones), by the EMA G if any.
 
         G runs in eval mode (BatchNorm running statistics), so a sample does not depend on the
         other images in its batch.
         """
         if z is None:
-            z = self.noise(n if n is not None else self.hparams.n_samples)
+            n = n if n is not None else (len(y) if y is not None else self.hparams.n_samples)
+            z = self.noise(n)
+        if self.hparams.conditional and y is None:
+            y = random_conditions(self.spec, len(z))
+        y = y.to(self.device) if self.hparams.conditional else None
         net = self.g_ema if self.g_ema is not None else self.generator
         was_training = net.training
         net.eval()
-        images = net(z.to(self.device))
+        images = self.generate(z.to(self.device), y, net)
         net.train(was_training)
         return self.spec.to_unit(images.float())
 
     def sample_fixed(self) -> Tensor:
-        """The fixed-noise grid's images in [0, 1] (same noise for the whole run)."""
-        return self.sample(z=self.fixed_z)
+        """The fixed grid's images in [0, 1] (same noise and conditions for the whole run)."""
+        return self.sample(z=self.fixed_z, y=getattr(self, "fixed_y", None))
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["gan_counters"] = {"d_steps": self.d_steps, "g_steps": self.g_steps}

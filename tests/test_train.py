@@ -15,15 +15,18 @@ from tests.run_helpers import REPO, SMALL, compose_train
 from train import train
 
 MODELS = ["dcgan", "wgan", "wgan_gp", "lsgan", "hinge"]
+CONDITIONAL = ["cgan_mlds", "cgan_mlds_embedding", "cdcgan_iclevr", "acgan", "projection_gan"]
 
 
 @pytest.fixture(scope="session")
 def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A data dir holding a small toy anime set, written once for the whole session."""
     from datamodules.toy_anime import ensure_toy_anime
+    from datamodules.toy_iclevr import ensure_toy_iclevr
 
     path = tmp_path_factory.mktemp("data")
     ensure_toy_anime(path / "toy_anime", n_images=48, seed=0)
+    ensure_toy_iclevr(path / "toy_iclevr", n_scenes=16, seed=0)
     return path
 
 
@@ -40,6 +43,28 @@ def test_fast_dev_run_on_toy_anime(model: str, data_dir: Path, tmp_path: Path) -
     assert metrics["g_steps"] == (1 if cfg.model.n_critic == 1 else 0)
     assert 0.0 <= metrics["face_detect_rate"] <= 1.0
     assert all(torch.isfinite(torch.tensor(v)) for v in metrics.values())
+
+
+@pytest.mark.parametrize("data", ["toy_anime_tags", "toy_iclevr"])
+@pytest.mark.parametrize("model", CONDITIONAL)
+def test_conditional_fast_dev_run(model: str, data: str, data_dir: Path, tmp_path: Path) -> None:
+    size = ["data.n_images=48"] if data == "toy_anime_tags" else ["data.n_scenes=16"]
+    faces = ["callbacks.anime_faces.n_samples=25"] if data == "toy_anime_tags" else []
+    small = [o for o in SMALL if not o.startswith("callbacks.anime_faces")]
+    overrides = [f"paths.data_dir={data_dir}", "logger=none", *small, *size, *faces]
+    cfg = compose_train(
+        tmp_path,
+        [
+            *overrides,
+            f"model={model}",
+            f"data={data}",
+            "data.image_size=32",
+            "+trainer.fast_dev_run=1",
+        ],
+    )
+    metrics = train(cfg)
+    assert metrics["d_steps"] == 1
+    assert ("face_detect_rate" in metrics) == (data == "toy_anime_tags")
 
 
 @pytest.mark.parametrize("model", MODELS)
@@ -134,3 +159,14 @@ def test_missing_data_root_is_a_clear_error(tmp_path: Path) -> None:
     assert str(missing) in result.stderr
     assert "toy_anime" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_conditional_model_on_unconditional_data_fails_before_training(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    from datamodules.errors import DataError
+
+    cfg = compose_train(tmp_path, _overrides(data_dir, "model=cgan_mlds"))
+    with pytest.raises(DataError, match="has no conditions"):
+        train(cfg)
+    assert not (tmp_path / "checkpoints").exists()

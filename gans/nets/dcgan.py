@@ -13,6 +13,7 @@ import math
 from typing import Literal
 
 from torch import Tensor, nn
+from torch.nn.utils import parametrize
 
 Output = Literal["tanh", "sigmoid"]
 
@@ -35,9 +36,17 @@ def _output_activation(output: Output | None, value_range: tuple[float, float]) 
 
 
 def init_dcgan_weights(module: nn.Module) -> None:
-    """Conv weights ~ N(0, 0.02), BatchNorm scale ~ N(1, 0.02) and shift 0, as in the paper."""
+    """Conv weights ~ N(0, 0.02), BatchNorm scale ~ N(1, 0.02) and shift 0, as in the paper.
+
+    A spectrally normalised layer gets the init on its raw weight (``.weight`` is computed).
+    """
     if isinstance(module, nn.Conv2d | nn.ConvTranspose2d | nn.Linear):
-        nn.init.normal_(module.weight, 0.0, 0.02)
+        weight = (
+            module.parametrizations.weight.original
+            if parametrize.is_parametrized(module, "weight")
+            else module.weight
+        )
+        nn.init.normal_(weight, 0.0, 0.02)
         if module.bias is not None:
             nn.init.zeros_(module.bias)
     elif isinstance(module, nn.BatchNorm2d):
@@ -83,6 +92,35 @@ class DCGANGenerator(nn.Module):
         return self.net(z[:, :, None, None])
 
 
+def dcgan_d_features(
+    image_size: int,
+    channels: int,
+    width: int,
+    norm: Literal["batch", "none"] = "batch",
+    spectral: bool = False,
+) -> tuple[nn.Sequential, int]:
+    """The DCGAN D trunk: ``(N, channels, S, S)`` -> ``(N, C, 4, 4)``; returns it and ``C``.
+
+    Strided 4x4 convs with LeakyReLU(0.2), BatchNorm after all but the first when ``norm`` is
+    "batch", each conv spectrally normalised when ``spectral`` (Miyato et al. 2018).
+    """
+    if norm not in ("batch", "none"):
+        raise ValueError(f"discriminator norm must be 'batch' or 'none', got {norm!r}")
+    wrap = nn.utils.parametrizations.spectral_norm if spectral else (lambda m: m)
+    ch = width
+    layers: list[nn.Module] = [
+        wrap(nn.Conv2d(channels, ch, 4, 2, 1, bias=False)),
+        nn.LeakyReLU(0.2, inplace=True),
+    ]
+    for _ in range(_levels(image_size) - 1):
+        layers.append(wrap(nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=norm == "none")))
+        if norm == "batch":
+            layers.append(nn.BatchNorm2d(ch * 2))
+        layers.append(nn.LeakyReLU(0.2, inplace=True))
+        ch *= 2
+    return nn.Sequential(*layers), ch
+
+
 class DCGANDiscriminator(nn.Module):
     """Images ``(N, channels, image_size, image_size)`` -> logits ``(N,)``."""
 
@@ -94,21 +132,7 @@ class DCGANDiscriminator(nn.Module):
         norm: Literal["batch", "none"] = "batch",
     ) -> None:
         super().__init__()
-        if norm not in ("batch", "none"):
-            raise ValueError(f"discriminator norm must be 'batch' or 'none', got {norm!r}")
-        levels = _levels(image_size)
-        ch = width
-        layers: list[nn.Module] = [
-            nn.Conv2d(channels, ch, 4, 2, 1, bias=False),
-            nn.LeakyReLU(0.2, inplace=True),
-        ]
-        for _ in range(levels - 1):
-            layers.append(nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=norm == "none"))
-            if norm == "batch":
-                layers.append(nn.BatchNorm2d(ch * 2))
-            layers.append(nn.LeakyReLU(0.2, inplace=True))
-            ch *= 2
-        self.features = nn.Sequential(*layers)
+        self.features, ch = dcgan_d_features(image_size, channels, width, norm)
         self.head = nn.Conv2d(ch, 1, 4, 1, 0)
         self.apply(init_dcgan_weights)
 

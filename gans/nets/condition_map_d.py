@@ -1,0 +1,41 @@
+"""ICLEVR-study cDCGAN discriminator: the condition as a 4th image channel.
+
+y (N, cond_dim) -> LeakyReLU(Linear(cond_dim -> S*S)) reshaped to a 1xSxS map, concatenated to the
+image, then the DCGAN D trunk (five 4x4 convs at 64x64) to one logit per image.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+
+from gans.nets.dcgan import dcgan_d_features, init_dcgan_weights
+
+
+class ConditionMapDiscriminator(nn.Module):
+    """``(x (N, channels, S, S), y (N, cond_dim))`` -> logits ``(N,)``."""
+
+    def __init__(
+        self,
+        cond_dim: int = 24,
+        image_size: int = 64,
+        channels: int = 3,
+        width: int = 64,
+        norm: Literal["batch", "none"] = "batch",
+        spectral: bool = False,
+    ) -> None:
+        super().__init__()
+        self.image_size = image_size
+        self.condition_map = nn.Sequential(
+            nn.Linear(cond_dim, image_size * image_size), nn.LeakyReLU(0.2, inplace=True)
+        )
+        self.features, ch = dcgan_d_features(image_size, channels + 1, width, norm, spectral)
+        self.head = nn.Conv2d(ch, 1, 4, 1, 0)
+        self.apply(init_dcgan_weights)
+
+    def forward(self, x: Tensor, y: Tensor) -> Tensor:
+        size = self.image_size
+        cond = self.condition_map(y.to(x.dtype)).view(-1, 1, size, size)
+        return self.head(self.features(torch.cat([x, cond], dim=1))).flatten()

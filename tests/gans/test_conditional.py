@@ -1,0 +1,164 @@
+"""Conditional GANs: network shapes, condition flow through the step, options, bad data."""
+
+from __future__ import annotations
+
+from functools import partial
+
+import pytest
+import torch
+from torch.testing import assert_close
+
+from datamodules.conditions import MultiHot, OneHotGroups
+from datamodules.errors import DataError
+from datamodules.spec import DataSpec
+from gans.conditioning import aux_classification_loss, mismatched, random_conditions
+from gans.nets.acgan_d import ACGANDiscriminator
+from gans.nets.cond_generator import ConditionalDCGANGenerator
+from gans.nets.condition_map_d import ConditionMapDiscriminator
+from gans.nets.dot_product_d import DotProductDiscriminator
+from gans.nets.projection_d import ProjectionDiscriminator
+from tests.gans.helpers import fit, tiny_gan
+
+HAIR = ("aqua", "black", "blonde", "blue", "brown", "gray")
+EYE = ("aqua", "black", "blue", "brown")
+ANIME = DataSpec(image_size=32, vocab=OneHotGroups((("hair", HAIR), ("eye", EYE))), name="tags")
+ICLEVR = DataSpec(
+    image_size=32,
+    vocab=MultiHot(tuple(f"{c} {s}" for s in ("cube", "sphere") for c in HAIR)),
+    name="shapes",
+)
+
+DISCRIMINATORS = {
+    "condition_map": ConditionMapDiscriminator,
+    "dot_product": DotProductDiscriminator,
+    "acgan": ACGANDiscriminator,
+    "projection": ProjectionDiscriminator,
+}
+
+
+@pytest.mark.parametrize("size", [32, 64])
+@pytest.mark.parametrize("embed_dim", [None, 12])
+def test_conditional_generator_shapes(size: int, embed_dim: int | None) -> None:
+    g = ConditionalDCGANGenerator(
+        z_dim=8, cond_dim=10, image_size=size, width=4, embed_dim=embed_dim
+    )
+    assert g(torch.randn(3, 8), torch.rand(3, 10)).shape == (3, 3, size, size)
+    first = g.body.net[0]
+    assert first.in_channels == 8 + (10 if embed_dim is None else embed_dim)
+
+
+@pytest.mark.parametrize("size", [32, 64])
+@pytest.mark.parametrize("name", DISCRIMINATORS)
+def test_conditional_discriminator_shapes(name: str, size: int) -> None:
+    d = DISCRIMINATORS[name](cond_dim=10, image_size=size, width=4)
+    out = d(torch.randn(3, 3, size, size), torch.rand(3, 10))
+    if name == "acgan":
+        assert [t.shape for t in out] == [(3,), (3, 10)]
+    else:
+        assert out.shape == (3,)
+
+
+def test_dot_product_logit_is_code_dot_condition() -> None:
+    d = DotProductDiscriminator(cond_dim=10, image_size=32, width=4)
+    x, y = torch.randn(2, 3, 32, 32), torch.eye(10)[:2]
+    code = d.code(d.features(x))
+    assert_close(d(x, y), code[:, :2].diagonal())
+
+
+def test_projection_discriminator_is_spectrally_normalised() -> None:
+    d = ProjectionDiscriminator(cond_dim=10, image_size=32, width=4)
+    convs = [m for m in d.features if isinstance(m, torch.nn.Conv2d)]
+    assert all(hasattr(m, "parametrizations") for m in convs)
+
+
+@pytest.mark.parametrize("spec", [ANIME, ICLEVR], ids=["onehot_groups", "multi_hot"])
+def test_random_conditions_are_valid(spec: DataSpec) -> None:
+    y = random_conditions(spec, 200, torch.Generator().manual_seed(0))
+    assert y.shape == (200, spec.condition_dim)
+    if spec is ANIME:
+        assert (y[:, : len(HAIR)].sum(1) == 1).all() and (y[:, len(HAIR) :].sum(1) == 1).all()
+    else:
+        assert set(y.sum(1).tolist()) == {1.0, 2.0, 3.0}
+
+
+def test_mismatched_pairs_each_row_with_another_rows_condition() -> None:
+    y = torch.eye(4)
+    assert_close(mismatched(y), y[[3, 0, 1, 2]])
+
+
+def test_aux_loss_is_lower_for_right_predictions() -> None:
+    y = torch.tensor([[1.0, 0.0, 1.0]])
+    assert aux_classification_loss(10 * (2 * y - 1), y) < aux_classification_loss(
+        -10 * (2 * y - 1), y
+    )
+
+
+def _cgan(spec: DataSpec, discriminator, **kwargs):
+    return tiny_gan(
+        spec=spec,
+        conditional=True,
+        generator=partial(ConditionalDCGANGenerator, width=4, embed_dim=16),
+        discriminator=partial(discriminator, width=4),
+        **kwargs,
+    )
+
+
+def _conditional_loader(spec: DataSpec, n_batches: int, batch_size: int = 4):
+    from torch.utils.data import DataLoader, TensorDataset
+
+    g = torch.Generator().manual_seed(0)
+    images = torch.rand(n_batches * batch_size, 3, 32, 32, generator=g) * 2 - 1
+    return DataLoader(
+        TensorDataset(images, random_conditions(spec, len(images), g)), batch_size=batch_size
+    )
+
+
+@pytest.mark.parametrize("spec", [ANIME, ICLEVR], ids=["onehot_groups", "multi_hot"])
+@pytest.mark.parametrize(
+    ("name", "options"),
+    [
+        ("condition_map", {}),
+        ("dot_product", {"mismatch_negatives": True}),
+        ("acgan", {"aux_weight": 1.0}),
+        ("projection", {"gp_weight": 1.0}),
+    ],
+)
+def test_conditional_models_train_and_sample(spec: DataSpec, name: str, options: dict) -> None:
+    import pytorch_lightning as pl
+
+    model = _cgan(spec, DISCRIMINATORS[name], **options)
+    trainer = pl.Trainer(
+        accelerator="cpu",
+        max_epochs=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
+    trainer.fit(model, _conditional_loader(spec, 2))
+    assert (model.d_steps, model.g_steps) == (2, 2)
+    metrics = trainer.callback_metrics
+    assert ("train/d_mismatch" in metrics) == bool(options.get("mismatch_negatives"))
+    assert ("train/d_aux" in metrics and "train/g_aux" in metrics) == ("aux_weight" in options)
+    assert model.sample_fixed().shape == (4, 3, 32, 32)
+    y = spec.vocab.encode_many([spec.vocab.decode(v) for v in model.fixed_y[:2]])
+    assert model.sample(y=y).shape == (2, 3, 32, 32)
+
+
+def test_conditions_change_the_generated_image() -> None:
+    model = _cgan(ANIME, ConditionMapDiscriminator)
+    z = torch.randn(1, 16)
+    blue = ANIME.vocab.encode("blue hair aqua eyes")[None]
+    gray = ANIME.vocab.encode("gray hair brown eyes")[None]
+    assert not torch.allclose(model.sample(z=z, y=blue), model.sample(z=z, y=gray))
+
+
+def test_conditional_model_on_unconditional_data_is_a_clear_error() -> None:
+    with pytest.raises(DataError, match="no conditions"):
+        _cgan(DataSpec(image_size=32, name="toy_anime"), ConditionMapDiscriminator)
+
+
+def test_unconditional_model_ignores_conditions_of_conditional_data() -> None:
+    model = tiny_gan(spec=ICLEVR)
+    fit(model, n_batches=1)
+    assert model.d_steps == 1
