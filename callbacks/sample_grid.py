@@ -13,7 +13,9 @@ class SampleGrid(pl.Callback):
     """Every ``every_n_steps`` D steps and at the end of training, save ``samples/step_XXXXXX.png``.
 
     The module provides ``sample_fixed() -> Tensor (N, C, H, W) in [0, 1]`` (same noise all run,
-    so the grids show progress) and a ``d_steps`` counter (the step in the file name).
+    so the grids show progress) and a ``d_steps`` counter (the step in the file name). For a
+    conditional module (a ``fixed_y`` buffer and a ``spec.vocab``), ``samples/conditions.txt``
+    labels every cell of the grid with its condition in the dataset's words.
     """
 
     def __init__(self, dirpath: str | Path, every_n_steps: int | None = 200, nrow: int = 8) -> None:
@@ -40,6 +42,7 @@ class SampleGrid(pl.Callback):
         self.dirpath.mkdir(parents=True, exist_ok=True)
         path = self.dirpath / f"step_{step:06d}.png"
         save_image(grid, path)
+        self.write_legend(pl_module)
         for logger in trainer.loggers:
             if isinstance(logger, WandbLogger):
                 logger.log_image("samples", [str(path)], step=trainer.global_step)
@@ -47,8 +50,26 @@ class SampleGrid(pl.Callback):
                 logger.experiment.add_image("samples", grid, global_step=trainer.global_step)
         return path
 
+    def write_legend(self, pl_module: pl.LightningModule) -> Path | None:
+        """``conditions.txt``: ``row,column: words`` for each grid cell (conditional modules)."""
+        conditions = getattr(pl_module, "fixed_y", None)
+        vocab = getattr(getattr(pl_module, "spec", None), "vocab", None)
+        if conditions is None or vocab is None:
+            return None
+        lines = [
+            f"{i // self.nrow},{i % self.nrow}: {_words(vocab.decode(y))}"
+            for i, y in enumerate(conditions.cpu())
+        ]
+        path = self.dirpath / "conditions.txt"
+        path.write_text("\n".join(lines) + "\n")
+        return path
+
     def state_dict(self) -> dict[str, int | None]:
         return {"last_saved": self._last_saved}
 
     def load_state_dict(self, state_dict: dict[str, int | None]) -> None:
         self._last_saved = state_dict.get("last_saved")
+
+
+def _words(decoded: str | list[str]) -> str:
+    return decoded if isinstance(decoded, str) else ", ".join(decoded)

@@ -94,6 +94,23 @@ def test_each_model_on_mlds_layout_leaves_metrics_checkpoint_and_samples(
     assert (out / "csv").is_dir()
 
 
+def test_last_checkpoint_holds_the_final_state_between_periodic_saves(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    cfg = compose_train(
+        tmp_path,
+        _overrides(
+            data_dir,
+            "trainer.max_epochs=1",
+            "++trainer.limit_train_batches=5",
+            "callbacks.model_checkpoint.every_n_train_steps=4",
+        ),
+    )
+    train(cfg)
+    checkpoint = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
+    assert checkpoint["gan_counters"]["d_steps"] == 5
+
+
 def test_resume_from_last_checkpoint_continues_counters(data_dir: Path, tmp_path: Path) -> None:
     first = compose_train(
         tmp_path, _overrides(data_dir, "trainer.max_epochs=1", "++trainer.limit_train_batches=3")
@@ -170,3 +187,85 @@ def test_conditional_model_on_unconditional_data_fails_before_training(
     with pytest.raises(DataError, match="has no conditions"):
         train(cfg)
     assert not (tmp_path / "checkpoints").exists()
+
+
+def test_evaluate_and_sample_a_conditional_checkpoint(data_dir: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    small = [o for o in SMALL if o != "~callbacks.progress_bar"]
+    trained = _run_train(
+        *_overrides(data_dir, "trainer.max_epochs=1", "++trainer.limit_train_batches=2"),
+        "model=cgan_mlds",
+        "data=toy_anime_tags",
+        "data.image_size=32",
+        *small,
+        f"hydra.run.dir={run}",
+        cwd=tmp_path,
+    )
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    ckpt = run / "checkpoints" / "last.ckpt"
+    tags = tmp_path / "testing_tags.txt"
+    tags.write_text(
+        "".join(
+            f"{i},{h} hair {e} eyes\n"
+            for i, (h, e) in enumerate(
+                [
+                    ("blue", "red"),
+                    ("pink", "green"),
+                    ("white", "yellow"),
+                    ("black", "blue"),
+                    ("red", "aqua"),
+                ]
+                * 5
+            )
+        )
+    )
+
+    def run_script(script: str, *args: str) -> subprocess.CompletedProcess:
+        env = {**os.environ, "PYTHONPATH": str(REPO)}
+        return subprocess.run(
+            [
+                sys.executable,
+                str(REPO / script),
+                f"ckpt_path={ckpt}",
+                f"paths.data_dir={data_dir}",
+                *args,
+            ],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    sampled = run_script(
+        "sample.py",
+        "conditions=[blue hair red eyes,pink hair green eyes]",
+        "n=3",
+        f"tags_file={tags}",
+    )
+    assert sampled.returncode == 0, sampled.stderr[-3000:]
+    from PIL import Image
+
+    assert Image.open(run / "generated" / "conditions.png").size == (3 * 34 + 2, 2 * 34 + 2)
+    assert Image.open(run / "generated" / "mlds_tags_grid.png").size == (5 * 32, 5 * 32)
+
+    bad = run_script("sample.py", "conditions=[golden hair red eyes]")
+    assert bad.returncode != 0 and "golden" in bad.stderr and "Traceback" not in bad.stderr
+
+    evaluated = run_script("evaluate.py", "+run_overrides.callbacks.anime_faces.n_samples=25")
+    assert evaluated.returncode == 0, evaluated.stderr[-3000:]
+    metrics = json.loads((run / "eval_metrics.json").read_text())
+    assert metrics["d_steps"] == 2 and 0.0 <= metrics["face_detect_rate"] <= 1.0
+
+
+def test_evaluate_names_a_missing_checkpoint(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, str(REPO / "evaluate.py"), f"ckpt_path={tmp_path}/nope.ckpt"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    assert result.returncode != 0
+    assert "nope.ckpt does not exist" in result.stderr and "Traceback" not in result.stderr

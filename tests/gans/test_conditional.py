@@ -162,3 +162,18 @@ def test_unconditional_model_ignores_conditions_of_conditional_data() -> None:
     model = tiny_gan(spec=ICLEVR)
     fit(model, n_batches=1)
     assert model.d_steps == 1
+
+
+def test_sample_grid_labels_cells_with_conditions(tmp_path) -> None:
+    from types import SimpleNamespace
+
+    from callbacks.sample_grid import SampleGrid
+
+    model = _cgan(ICLEVR, ConditionMapDiscriminator)
+    grid = SampleGrid(tmp_path, nrow=2)
+    grid.save(SimpleNamespace(is_global_zero=True, loggers=[], global_step=0), model)
+    lines = (tmp_path / "conditions.txt").read_text().splitlines()
+    assert (tmp_path / "step_000000.png").is_file()
+    assert len(lines) == len(model.fixed_y)
+    row, col = divmod(3, 2)
+    assert lines[3] == f"{row},{col}: " + ", ".join(ICLEVR.vocab.decode(model.fixed_y[3]))

@@ -1,0 +1,57 @@
+"""Score a checkpoint: ``python evaluate.py ckpt_path=RUN/checkpoints/last.ckpt``.
+
+Rebuilds the run from its saved config, then asks each of its metric callbacks (those with a
+``score(pl_module) -> dict`` method) to score the checkpoint's generator; prints a table and
+writes the metrics as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig
+from rich.console import Console
+from rich.table import Table
+
+from datamodules.errors import DataError
+from runtime import resolvers
+from runtime.checkpoint import load_run
+from runtime.instantiate import instantiate_callbacks
+
+resolvers.register()
+
+
+def evaluate(cfg: DictConfig) -> dict[str, float]:
+    """The metrics of ``cfg.ckpt_path`` by its run's metric callbacks (also written as JSON)."""
+    run_cfg, _, model = load_run(cfg.ckpt_path, cfg.get("run_overrides"))
+    scorers = [c for c in instantiate_callbacks(run_cfg.get("callbacks")) if hasattr(c, "score")]
+    metrics: dict[str, float] = {"d_steps": model.d_steps, "g_steps": model.g_steps}
+    for scorer in scorers:
+        metrics.update(scorer.score(model))
+    run_dir = Path(cfg.ckpt_path).parent.parent
+    out = Path(cfg.out) if cfg.get("out") else run_dir / "eval_metrics.json"
+    out.write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    table = Table(title=f"{cfg.ckpt_path}")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in sorted(metrics.items()):
+        table.add_row(key, f"{value:.4g}")
+    Console().print(table)
+    Console().print(f"written to {out}")
+    return metrics
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="evaluate")
+def main(cfg: DictConfig) -> None:
+    try:
+        evaluate(cfg)
+    except DataError as err:
+        print(f"\nlitgen: {err}\n", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()
