@@ -1,7 +1,7 @@
 """Score a checkpoint: ``python evaluate.py ckpt_path=RUN/checkpoints/last.ckpt``.
 
 Rebuilds the run from its saved config, then asks each of its metric callbacks (those with a
-``score(pl_module) -> dict`` method) to score the checkpoint's generator; prints a table and
+``score(pl_module, datamodule) -> dict`` method) to score the checkpoint's generator; prints a table and
 writes the metrics as JSON.
 """
 
@@ -26,11 +26,11 @@ resolvers.register()
 
 def evaluate(cfg: DictConfig) -> dict[str, float]:
     """The metrics of ``cfg.ckpt_path`` by its run's metric callbacks (also written as JSON)."""
-    run_cfg, _, model = load_run(cfg.ckpt_path, cfg.get("run_overrides"))
+    run_cfg, datamodule, model = load_run(cfg.ckpt_path, cfg.get("run_overrides"))
     scorers = [c for c in instantiate_callbacks(run_cfg.get("callbacks")) if hasattr(c, "score")]
     metrics: dict[str, float] = {"d_steps": model.d_steps, "g_steps": model.g_steps}
     for scorer in scorers:
-        metrics.update(scorer.score(model))
+        metrics.update(scorer.score(model, datamodule))
     run_dir = Path(cfg.ckpt_path).parent.parent
     out = Path(cfg.out) if cfg.get("out") else run_dir / "eval_metrics.json"
     out.write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")

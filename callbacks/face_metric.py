@@ -86,8 +86,11 @@ class AnimeFaceMetric(pl.Callback):
             logger.log_metrics(metrics, step=trainer.global_step)
 
     @torch.no_grad()
-    def score(self, pl_module: pl.LightningModule) -> dict[str, float]:
-        """Sample ``n_samples`` images from ``pl_module`` and compute the three face metrics."""
+    def score(self, pl_module: pl.LightningModule, datamodule: object = None) -> dict[str, float]:
+        """Sample ``n_samples`` images from ``pl_module`` and compute the three face metrics.
+
+        ``datamodule`` is unused; every metric callback's ``score`` takes it (evaluate.py).
+        """
         device = pl_module.device
         devices = [] if device.type == "cpu" else [device]
         found = 0
