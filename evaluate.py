@@ -1,8 +1,8 @@
 """Score a checkpoint: ``python evaluate.py ckpt_path=RUN/checkpoints/last.ckpt``.
 
 Rebuilds the run from its saved config, then asks each of its metric callbacks (those with a
-``score(pl_module, datamodule) -> dict`` method) to score the checkpoint's generator; prints a table and
-writes the metrics as JSON.
+``score(pl_module, datamodule) -> dict`` method) to score the checkpoint's generator; prints a
+table and writes the metrics as JSON.
 """
 
 from __future__ import annotations
