@@ -8,7 +8,6 @@ table and writes the metrics as JSON.
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import hydra
@@ -16,9 +15,9 @@ from omegaconf import DictConfig
 from rich.console import Console
 from rich.table import Table
 
-from datamodules.errors import DataError
 from runtime import resolvers
 from runtime.checkpoint import load_run
+from runtime.errors import report_data_errors
 from runtime.instantiate import instantiate_callbacks
 
 resolvers.register()
@@ -46,11 +45,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="evaluate")
 def main(cfg: DictConfig) -> None:
-    try:
-        evaluate(cfg)
-    except DataError as err:
-        print(f"\nlitgen: {err}\n", file=sys.stderr)
-        sys.exit(2)
+    report_data_errors(lambda: evaluate(cfg))
 
 
 if __name__ == "__main__":

@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import hydra
@@ -17,6 +16,7 @@ from datamodules.errors import DataError
 from datamodules.mlds_tags import read_tags
 from runtime import resolvers
 from runtime.checkpoint import load_run
+from runtime.errors import report_data_errors
 
 resolvers.register()
 
@@ -60,11 +60,7 @@ def _vocab(model: torch.nn.Module):
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="sample")
 def main(cfg: DictConfig) -> None:
-    try:
-        sample(cfg)
-    except DataError as err:
-        print(f"\nlitgen: {err}\n", file=sys.stderr)
-        sys.exit(2)
+    report_data_errors(lambda: sample(cfg))
 
 
 if __name__ == "__main__":

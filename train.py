@@ -9,19 +9,16 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
 import time
 from pathlib import Path
 
 import hydra
 import pytorch_lightning as pl
-from hydra.core.hydra_config import HydraConfig
-from hydra.types import RunMode
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from datamodules.errors import DataError
 from runtime import resolvers
+from runtime.errors import report_data_errors
 from runtime.instantiate import instantiate_callbacks, instantiate_loggers
 
 log = logging.getLogger(__name__)
@@ -60,13 +57,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
-    try:
-        metrics = train(cfg)
-    except DataError as err:
-        if HydraConfig.get().mode == RunMode.MULTIRUN:
-            raise
-        print(f"\nlitgen: {err}\n", file=sys.stderr)
-        sys.exit(2)
+    metrics = report_data_errors(lambda: train(cfg))
     name = cfg.get("optimized_metric")
     if name is None:
         return None
