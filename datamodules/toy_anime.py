@@ -9,10 +9,6 @@ so ``root`` either holds a complete set or nothing; a marker file records how it
 from __future__ import annotations
 
 import dataclasses
-import json
-import os
-import shutil
-import tempfile
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -21,9 +17,9 @@ import cv2
 import numpy as np
 
 from datamodules.anime import AnimeFacesDataModule
-from datamodules.errors import DataError
 from datamodules.spec import DataSpec
 from datamodules.toy_faces import EYE_COLOURS, HAIR_COLOURS, FaceParams, draw_face, sample_face
+from datamodules.toy_store import check_toy_root, read_marker, write_once
 
 FACES_SIZE = 96
 TAGGED_SIZE = 64
@@ -52,10 +48,7 @@ def toy_face(seed: int, subset: str, index: int) -> FaceParams:
 
 def toy_anime_marker(root: Path | str) -> dict | None:
     """How the toy set at ``root`` was drawn (``n_images``, ``seed``), or None if it holds none."""
-    try:
-        return json.loads((Path(root) / MARKER).read_text())
-    except (OSError, ValueError):
-        return None
+    return read_marker(root, MARKER)
 
 
 def ensure_toy_anime(root: Path | str, n_images: int = 4000, seed: int = 0) -> None:
@@ -71,24 +64,22 @@ def ensure_toy_anime(root: Path | str, n_images: int = 4000, seed: int = 0) -> N
 
 def check_toy_anime_root(root: Path) -> None:
     """Fail unless ``root`` is missing, empty or holds a toy set: other content is not replaced."""
-    occupied = root.exists() and (not root.is_dir() or any(root.iterdir()))
-    if occupied and toy_anime_marker(root) is None:
-        raise DataError(
-            f"{root} is not empty and holds no toy anime set ({MARKER} is missing), so it is left"
-            " alone. Point data.root at a new or empty folder for data=toy_anime, or read the"
-            " folder as MLDS data with data=anime."
-        )
+    check_toy_root(
+        root,
+        MARKER,
+        what="toy anime set",
+        toy_data="toy_anime",
+        real="MLDS data",
+        real_data="anime",
+    )
 
 
 def write_toy_anime(
     root: Path | str, n_images: int = 4000, seed: int = 0, num_threads: int | None = None
 ) -> None:
     """Draw ``n_images`` faces and ``n_images`` tagged images into ``root`` (replacing it)."""
-    root = Path(root)
-    root.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=root.parent, prefix=f".{root.name}.", suffix=".tmp"))
-    try:
-        tmp.chmod(0o755)
+
+    def fill(tmp: Path) -> None:
         (tmp / "faces").mkdir()
         (tmp / "extra_data" / "images").mkdir(parents=True)
 
@@ -107,10 +98,8 @@ def write_toy_anime(
             chunks = pool.map(write_chunk, range(0, n_images, CHUNK))
             tags = "".join(line for chunk in chunks for line in chunk)
         (tmp / "extra_data" / "tags.csv").write_text(tags, newline="\n")
-        (tmp / MARKER).write_text(json.dumps(_marker(n_images, seed)))
-        _move_into_place(tmp, root)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+
+    write_once(root, MARKER, _marker(n_images, seed), fill)
 
 
 def _write_jpeg(path: Path, rgb: np.ndarray) -> None:
@@ -121,26 +110,6 @@ def _write_jpeg(path: Path, rgb: np.ndarray) -> None:
 
 def _marker(n_images: int, seed: int) -> dict:
     return {"format": TOY_FORMAT, "n_images": n_images, "seed": seed}
-
-
-def _move_into_place(tmp: Path, root: Path) -> None:
-    """Rename ``tmp`` to ``root``.
-
-    A toy set drawn alike (by a concurrent run) is kept, one drawn otherwise is removed first, and
-    an empty folder is replaced by the rename itself.
-    """
-    ours, theirs = toy_anime_marker(tmp), toy_anime_marker(root)
-    if theirs == ours:
-        return
-    if theirs is not None:
-        old = root.with_name(f".{root.name}.old.{os.getpid()}")
-        os.rename(root, old)
-        shutil.rmtree(old)
-    try:
-        os.rename(tmp, root)
-    except OSError:
-        if toy_anime_marker(root) != ours:
-            raise
 
 
 class ToyAnimeDataModule(AnimeFacesDataModule):

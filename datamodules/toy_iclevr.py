@@ -17,9 +17,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
-import os
-import shutil
-import tempfile
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -29,10 +26,10 @@ import numpy as np
 import torch
 
 from datamodules.conditions import MultiHot
-from datamodules.errors import DataError
 from datamodules.iclevr import COLOURS, ICLEVR_OBJECTS, SHAPES, IclevrDataModule
 from datamodules.spec import DataSpec
 from datamodules.toy_shapes import SceneObject, draw_scene, sample_scene
+from datamodules.toy_store import check_toy_root, read_marker, write_once
 
 MARKER = ".litgen_toy_iclevr.json"
 TOY_FORMAT = 1
@@ -99,10 +96,7 @@ def image_name(scene: int, k: int) -> str:
 
 def toy_iclevr_marker(root: Path | str) -> dict | None:
     """How the toy set at ``root`` was drawn (``n_scenes``, ``seed``), or None if it holds none."""
-    try:
-        return json.loads((Path(root) / MARKER).read_text())
-    except (OSError, ValueError):
-        return None
+    return read_marker(root, MARKER)
 
 
 def ensure_toy_iclevr(root: Path | str, n_scenes: int = 1000, seed: int = 0) -> None:
@@ -118,24 +112,22 @@ def ensure_toy_iclevr(root: Path | str, n_scenes: int = 1000, seed: int = 0) -> 
 
 def check_toy_iclevr_root(root: Path) -> None:
     """Fail unless ``root`` is missing, empty or holds a toy set: other content is not replaced."""
-    occupied = root.exists() and (not root.is_dir() or any(root.iterdir()))
-    if occupied and toy_iclevr_marker(root) is None:
-        raise DataError(
-            f"{root} is not empty and holds no toy ICLEVR set ({MARKER} is missing), so it is left"
-            " alone. Point data.root at a new or empty folder for data=toy_iclevr, or read the"
-            " folder as ICLEVR data with data=iclevr."
-        )
+    check_toy_root(
+        root,
+        MARKER,
+        what="toy ICLEVR set",
+        toy_data="toy_iclevr",
+        real="ICLEVR data",
+        real_data="iclevr",
+    )
 
 
 def write_toy_iclevr(
     root: Path | str, n_scenes: int = 1000, seed: int = 0, num_threads: int | None = None
 ) -> None:
     """Draw ``n_scenes`` scenes (``3 * n_scenes`` images) into ``root`` (replacing it)."""
-    root = Path(root)
-    root.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=root.parent, prefix=f".{root.name}.", suffix=".tmp"))
-    try:
-        tmp.chmod(0o755)
+
+    def fill(tmp: Path) -> None:
         (tmp / IMAGE_DIR).mkdir()
 
         def write_chunk(start: int) -> dict[str, list[str]]:
@@ -156,12 +148,10 @@ def write_toy_iclevr(
             ("train.json", labels),
             ("test.json", toy_test_conditions()),
             ("new_test.json", toy_new_test_conditions()),
-            (MARKER, _marker(n_scenes, seed)),
         ):
             (tmp / name).write_text(json.dumps(content))
-        _move_into_place(tmp, root)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+
+    write_once(root, MARKER, _marker(n_scenes, seed), fill)
 
 
 def _write_png(path: Path, rgb: np.ndarray) -> None:
@@ -172,26 +162,6 @@ def _write_png(path: Path, rgb: np.ndarray) -> None:
 
 def _marker(n_scenes: int, seed: int) -> dict:
     return {"format": TOY_FORMAT, "n_scenes": n_scenes, "seed": seed}
-
-
-def _move_into_place(tmp: Path, root: Path) -> None:
-    """Rename ``tmp`` to ``root``.
-
-    A toy set drawn alike (by a concurrent run) is kept, one drawn otherwise is removed first, and
-    an empty folder is replaced by the rename itself.
-    """
-    ours, theirs = toy_iclevr_marker(tmp), toy_iclevr_marker(root)
-    if theirs == ours:
-        return
-    if theirs is not None:
-        old = root.with_name(f".{root.name}.old.{os.getpid()}")
-        os.rename(root, old)
-        shutil.rmtree(old)
-    try:
-        os.rename(tmp, root)
-    except OSError:
-        if toy_iclevr_marker(root) != ours:
-            raise
 
 
 class ToyIclevrDataModule(IclevrDataModule):
