@@ -269,3 +269,43 @@ def test_evaluate_names_a_missing_checkpoint(tmp_path: Path) -> None:
     )
     assert result.returncode != 0
     assert "nope.ckpt does not exist" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_tag_accuracy_is_scored_during_training_and_keeps_best(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    from datamodules.toy_anime_tags import ToyAnimeTagsDataModule
+    from metrics.train_anime_tags_classifier import save_checkpoint, train_classifier
+
+    cfg = compose_train(
+        tmp_path,
+        _overrides(
+            data_dir,
+            "model=cgan_mlds",
+            "data=toy_anime_tags",
+            "data.image_size=32",
+            "trainer.max_epochs=1",
+            "++trainer.limit_train_batches=2",
+            "+metric@callbacks.tags_accuracy=anime_tags_accuracy",
+            f"callbacks.tags_accuracy.evaluator.path={tmp_path / 'clf.pt'}",
+            "callbacks.tags_accuracy.every_n_steps=1",
+            "callbacks.tags_accuracy.n_repeats=1",
+        ),
+    )
+    dm = ToyAnimeTagsDataModule(
+        data_dir / "toy_anime",
+        cfg.data.hair_colours,
+        cfg.data.eye_colours,
+        n_images=48,
+        batch_size=8,
+    )
+    dm.setup()
+    images, conditions = dm.train_set[torch.arange(len(dm.train_set))]
+    classifier, _ = train_classifier(images, conditions, dm.spec.vocab, epochs=1, val_fraction=0.25)
+    save_checkpoint(classifier, tmp_path / "clf.pt")
+
+    metrics = train(cfg)
+    assert {"acc_hair_pairs", "acc_eyes_pairs", "acc_both_pairs"} <= metrics.keys()
+    assert 0.0 <= metrics["acc_both_pairs"] <= metrics["acc_hair_pairs"] <= 1.0
+    best = torch.load(tmp_path / "checkpoints" / "best.ckpt", weights_only=True)
+    assert best["gan_counters"]["d_steps"] in (1, 2)
