@@ -309,3 +309,30 @@ def test_tag_accuracy_is_scored_during_training_and_keeps_best(
     assert 0.0 <= metrics["acc_both_pairs"] <= metrics["acc_hair_pairs"] <= 1.0
     best = torch.load(tmp_path / "checkpoints" / "best.ckpt", weights_only=True)
     assert best["gan_counters"]["d_steps"] in (1, 2)
+
+
+def test_iclevr_accuracy_is_scored_on_test_and_new_test(data_dir: Path, tmp_path: Path) -> None:
+    from metrics.iclevr_evaluator import build_evaluator_network
+
+    torch.save({"model": build_evaluator_network().state_dict()}, tmp_path / "checkpoint.pth")
+    small = [o for o in SMALL if not o.startswith("callbacks.anime_faces")]
+    cfg = compose_train(
+        tmp_path,
+        [
+            f"paths.data_dir={data_dir}",
+            "logger=none",
+            *small,
+            "model=cdcgan_iclevr",
+            "data=toy_iclevr",
+            "data.n_scenes=16",
+            "data.image_size=32",
+            "trainer.max_epochs=1",
+            "++trainer.limit_train_batches=1",
+            "+metric@callbacks.iclevr_accuracy=iclevr_accuracy",
+            f"callbacks.iclevr_accuracy.evaluator.path={tmp_path / 'checkpoint.pth'}",
+            "callbacks.iclevr_accuracy.n_repeats=1",
+        ],
+    )
+    metrics = train(cfg)
+    assert 0.0 <= metrics["acc_test"] <= 1.0 and 0.0 <= metrics["acc_new_test"] <= 1.0
+    assert (tmp_path / "checkpoints" / "best.ckpt").is_file()

@@ -1,0 +1,189 @@
+"""ICLEVR accuracy: the NYCU DLP course's evaluator, its checkpoint format and its top-k rule.
+
+The course scores generated ICLEVR images with a torchvision ResNet18 whose ``fc`` is
+``Sequential(Linear(512, 24), Sigmoid())``, loaded from ``checkpoint.pth`` as
+``torch.load(path)["model"]``. Its ``eval(images, labels)`` feeds the images, 64x64 and already in
+[-1, 1], straight into the network (no further normalization) and then, for each image with ``k``
+objects, counts how many of the ``k`` labels with the highest predicted probabilities are true;
+accuracy = correct / total objects. ``IclevrEvaluator`` reproduces that path number for number, so
+the course's file loads unchanged; ``python -m metrics.train_iclevr_evaluator`` trains a network of
+the same shape, saved in the same format, for users without it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchvision.models import resnet18
+
+from datamodules.errors import DataError
+
+NUM_LABELS = 24
+# The course's network sees 64x64 inputs (its notes say it was trained on 32x32 renders upsampled
+# to 64x64); other sizes are resized bilinearly to it, so a 32x32 generator can be scored too.
+PROTOCOL_SIZE = 64
+TRAIN_COMMAND = "python -m metrics.train_iclevr_evaluator root=ICLEVR_ROOT out=PATH/checkpoint.pth"
+LAYOUT = (
+    "a dict whose 'model' is the state_dict of torchvision resnet18 with"
+    " fc = Sequential(Linear(512, 24), Sigmoid())"
+)
+
+
+def build_evaluator_network() -> nn.Module:
+    """The course's network: ResNet18 (random init) with ``fc = Sequential(Linear, Sigmoid)``.
+
+    Maps images ``(N, 3, 64, 64)`` in [-1, 1] to probabilities ``(N, 24)``.
+    """
+    network = resnet18(weights=None)
+    network.fc = nn.Sequential(nn.Linear(512, NUM_LABELS), nn.Sigmoid())
+    return network
+
+
+def topk_accuracy(probs: torch.Tensor, conditions: torch.Tensor) -> float:
+    """The course's rule: correct / total over the top-``k`` labels of each image with k objects.
+
+    Rows are scored one at a time with ``torch.topk`` on the CPU, as the course's ``compute_acc``
+    does, so ties between probabilities are broken exactly as there.
+
+    Args:
+        probs: ``(N, 24)`` predicted probabilities (or any scores; only their order matters).
+        conditions: ``(N, 24)`` multi-hot, 0/1; row ``i`` has ``k_i`` objects (0 adds nothing).
+
+    Returns:
+        ``sum_i |topk(probs_i, k_i) ∩ objects_i| / sum_i k_i``.
+    """
+    if probs.ndim != 2 or probs.shape != conditions.shape:
+        raise ValueError(
+            f"probs and conditions must be (N, 24) of the same shape, got {tuple(probs.shape)}"
+            f" and {tuple(conditions.shape)}"
+        )
+    conditions = conditions.detach().cpu()
+    if not ((conditions == 0) | (conditions == 1)).all():
+        raise ValueError("conditions must be multi-hot (every entry 0 or 1)")
+    probs = probs.detach().cpu()
+    correct = total = 0
+    for scores, labels in zip(probs, conditions, strict=True):
+        k = int(labels.sum().item())
+        predicted = scores.topk(k).indices
+        correct += int(labels[predicted].sum().item())
+        total += k
+    if total == 0:
+        raise ValueError("the top-k accuracy needs at least one object in conditions")
+    return correct / total
+
+
+class IclevrEvaluator:
+    """The course's ICLEVR classifier in eval mode, scoring images with the top-k rule.
+
+    Args:
+        network: the course's architecture (see ``build_evaluator_network``) with its weights.
+        device: where the network runs; images are moved there, results come back on the CPU.
+    """
+
+    def __init__(self, network: nn.Module, device: str | torch.device = "cpu") -> None:
+        self.device = torch.device(device)
+        self.network = network.to(self.device).eval()
+
+    @classmethod
+    def from_checkpoint(
+        cls, path: str | Path, device: str | torch.device = "cpu"
+    ) -> IclevrEvaluator:
+        """Load a course-format ``checkpoint.pth``: ``{"model": state_dict}``, loaded strictly.
+
+        Raises:
+            DataError: naming the file when it is missing (and how to train our own), not a
+                torch file, or not in the course's format (with the expected and found keys).
+        """
+        path = Path(path)
+        network = build_evaluator_network()
+        state = _read_state_dict(path)
+        try:
+            network.load_state_dict(state)  # strict, exactly as the course's code loads it
+        except RuntimeError as err:
+            found = _mismatch(state, network.state_dict()) or str(err)
+            raise DataError(
+                f"{path} does not hold the course's evaluator: expected {LAYOUT}; {found}"
+            ) from err
+        return cls(network, device)
+
+    @torch.no_grad()
+    def predict(self, images: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+        """Probabilities ``(N, 24)`` on the CPU for images ``(N, 3, H, W)`` in [-1, 1].
+
+        Images that are not 64x64 are resized bilinearly to 64x64 first; batches of
+        ``batch_size`` keep memory bounded (eval mode, so a batch does not change the scores).
+        """
+        if images.ndim != 4 or images.shape[1] != 3:
+            raise ValueError(f"expected RGB images (N, 3, H, W), got {tuple(images.shape)}")
+        self.network.eval()
+        chunks = (chunk.to(self.device, torch.float32) for chunk in images.split(batch_size))
+        return torch.cat([self.network(to_protocol_size(chunk)).cpu() for chunk in chunks])
+
+    def accuracy(self, images: torch.Tensor, conditions: torch.Tensor) -> float:
+        """The course's ``eval(images, labels)``: top-k accuracy of images for their conditions.
+
+        Args:
+            images: float ``(N, 3, H, W)`` in [-1, 1]; resized to 64x64 if they are not.
+            conditions: multi-hot ``(N, 24)``.
+        """
+        return topk_accuracy(self.predict(images), conditions)
+
+
+def to_protocol_size(images: torch.Tensor) -> torch.Tensor:
+    """Resize images ``(N, 3, H, W)`` bilinearly to 64x64 (a no-op at 64x64)."""
+    if images.shape[-2:] == (PROTOCOL_SIZE, PROTOCOL_SIZE):
+        return images
+    return F.interpolate(
+        images, size=PROTOCOL_SIZE, mode="bilinear", align_corners=False, antialias=True
+    )
+
+
+def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    """``torch.load(path)["model"]`` (tensors only), or a ``DataError`` that names the file."""
+    if not path.is_file():
+        raise DataError(
+            f"The ICLEVR evaluator checkpoint {path} does not exist. Use the course's"
+            f" checkpoint.pth, or train our own evaluator of the same architecture on ICLEVR"
+            f" training images: `{TRAIN_COMMAND}` (add toy=true for the procedural set)."
+        )
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch.load fails with KeyError, EOFError, UnpicklingError, ...
+        raise DataError(
+            f"{path} is not a readable torch checkpoint (torch.load, weights_only=True):"
+            f" {type(err).__name__}: {err}"
+        ) from err
+    if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("model"), dict):
+        found = (
+            f"keys {sorted(map(str, checkpoint))}"
+            if isinstance(checkpoint, dict)
+            else type(checkpoint).__name__
+        )
+        raise DataError(
+            f"{path} is not an ICLEVR evaluator checkpoint: expected {LAYOUT}; found {found}"
+        )
+    return checkpoint["model"]
+
+
+def _mismatch(state: dict, expected: dict[str, torch.Tensor], shown: int = 5) -> str:
+    """Missing, unexpected and mis-shaped keys of ``state`` against ``expected``."""
+    missing = [key for key in expected if key not in state]
+    unexpected = [str(key) for key in state if key not in expected]
+    misshaped = [
+        f"{key} {_shape(state[key])} instead of {tuple(value.shape)}"
+        for key, value in expected.items()
+        if key in state and _shape(state[key]) != tuple(value.shape)
+    ]
+    named = {"missing keys": missing, "unexpected keys": unexpected, "wrong shapes": misshaped}
+    return "; ".join(
+        f"{len(keys)} {name}: {keys[:shown]}{' ...' if len(keys) > shown else ''}"
+        for name, keys in named.items()
+        if keys
+    )
+
+
+def _shape(value: object) -> tuple[int, ...] | str:
+    return tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
