@@ -13,7 +13,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
-import torch.nn.functional as F
+
+from metrics.resize import resize_square
 
 DEFAULT_CASCADE = Path(__file__).parent / "data" / "lbpcascade_animeface.xml"
 
@@ -44,13 +45,6 @@ def to_bgr_uint8(images: torch.Tensor) -> np.ndarray:
         raise ValueError(f"expected RGB images of shape (N, 3, H, W), got {tuple(images.shape)}")
     pixels = images.detach().float().clamp(0.0, 1.0).mul(255.0).round().to(torch.uint8)
     return np.ascontiguousarray(pixels.permute(0, 2, 3, 1).flip(-1).cpu().numpy())
-
-
-def to_protocol_size(images: torch.Tensor) -> torch.Tensor:
-    """Resize images ``(N, 3, H, W)`` bilinearly to the protocol's 64x64 (a no-op at 64x64)."""
-    if images.shape[-2:] == (PROTOCOL_SIZE, PROTOCOL_SIZE):
-        return images
-    return F.interpolate(images.float(), size=PROTOCOL_SIZE, mode="bilinear", align_corners=False)
 
 
 def tile_grid(images: np.ndarray, side: int = GRID_SIDE) -> np.ndarray:
@@ -111,7 +105,10 @@ class AnimeFaceDetector:
         Returns:
             bool ``(N,)`` on the CPU.
         """
-        found = [self.count_faces(image) > 0 for image in to_bgr_uint8(to_protocol_size(images))]
+        found = [
+            self.count_faces(image) > 0
+            for image in to_bgr_uint8(resize_square(images, PROTOCOL_SIZE))
+        ]
         return torch.tensor(found, dtype=torch.bool)
 
     def detection_rate(self, images: torch.Tensor) -> float:
@@ -131,5 +128,7 @@ class AnimeFaceDetector:
         """
         if images.shape[0] < GRID_SIZE:
             raise ValueError(f"the grid test needs {GRID_SIZE} images, got {images.shape[0]}")
-        count = self.count_faces(tile_grid(to_bgr_uint8(to_protocol_size(images[:GRID_SIZE]))))
+        count = self.count_faces(
+            tile_grid(to_bgr_uint8(resize_square(images[:GRID_SIZE], PROTOCOL_SIZE)))
+        )
         return count, count >= GRID_PASS_FACES

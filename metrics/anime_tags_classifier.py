@@ -13,11 +13,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from datamodules.conditions import OneHotGroups
 from datamodules.errors import DataError
+from metrics.resize import resize_square
 
 TRAIN_COMMAND = (
     "`python -m metrics.train_anime_tags_classifier root=MLDS_ROOT out=PATH.pt` (add toy=true"
@@ -60,13 +60,6 @@ class ColourNet(nn.Module):
 def split_groups(vectors: torch.Tensor, groups: OneHotGroups) -> list[torch.Tensor]:
     """Split ``(N, dim)`` logits or one-hots into one ``(N, len(values))`` slice per group."""
     return list(vectors.split([len(values) for _, values in groups.groups], dim=1))
-
-
-def to_size(images: torch.Tensor, size: int) -> torch.Tensor:
-    """Resize ``(N, 3, H, W)`` bilinearly (antialiased) to ``size``x``size`` (no-op if equal)."""
-    if images.shape[-2:] == (size, size):
-        return images
-    return F.interpolate(images, size=size, mode="bilinear", align_corners=False, antialias=True)
 
 
 class AnimeTagsClassifier:
@@ -131,7 +124,7 @@ class AnimeTagsClassifier:
             raise ValueError(f"expected RGB images (N, 3, H, W), got {tuple(images.shape)}")
         self.network.eval()
         chunks = [
-            self.network(to_size(chunk.to(self.device, torch.float32), self.image_size)).cpu()
+            self.network(resize_square(chunk.to(self.device, torch.float32), self.image_size)).cpu()
             for chunk in images.split(batch_size)
         ]
         return torch.cat(chunks) if chunks else torch.empty(0, self.groups.dim)

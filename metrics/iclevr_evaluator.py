@@ -15,11 +15,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torchvision.models import resnet18
 
 from datamodules.errors import DataError
+from metrics.resize import resize_square
 
 NUM_LABELS = 24
 # The course's network sees 64x64 inputs (its notes say it was trained on 32x32 renders upsampled
@@ -120,7 +120,9 @@ class IclevrEvaluator:
             raise ValueError(f"expected RGB images (N, 3, H, W), got {tuple(images.shape)}")
         self.network.eval()
         chunks = (chunk.to(self.device, torch.float32) for chunk in images.split(batch_size))
-        return torch.cat([self.network(to_protocol_size(chunk)).cpu() for chunk in chunks])
+        return torch.cat(
+            [self.network(resize_square(chunk, PROTOCOL_SIZE)).cpu() for chunk in chunks]
+        )
 
     def accuracy(self, images: torch.Tensor, conditions: torch.Tensor) -> float:
         """The course's ``eval(images, labels)``: top-k accuracy of images for their conditions.
@@ -130,15 +132,6 @@ class IclevrEvaluator:
             conditions: multi-hot ``(N, 24)``.
         """
         return topk_accuracy(self.predict(images), conditions)
-
-
-def to_protocol_size(images: torch.Tensor) -> torch.Tensor:
-    """Resize images ``(N, 3, H, W)`` bilinearly to 64x64 (a no-op at 64x64)."""
-    if images.shape[-2:] == (PROTOCOL_SIZE, PROTOCOL_SIZE):
-        return images
-    return F.interpolate(
-        images, size=PROTOCOL_SIZE, mode="bilinear", align_corners=False, antialias=True
-    )
 
 
 def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:

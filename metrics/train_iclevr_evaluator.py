@@ -10,11 +10,15 @@ it exactly as with the course's file::
 Arguments are ``key=value`` (defaults in ``Options``): ``root`` (an ICLEVR folder; with
 ``toy=true`` the procedural set is written there first, ``n_scenes`` scenes), ``out`` (the
 checkpoint, written atomically as ``{"model": state_dict}``), ``epochs``, ``batch_size``, ``lr``
-(Adam, cosine decay), ``image_size`` (the size images are read at; the network always sees them
-resized to 64x64, as at scoring time), ``val_fraction`` (held out; the top-k accuracy on it is
-reported each epoch and the best epoch's weights are kept), ``seed`` and ``device``.
-Training uses multi-label BCE on the sigmoid outputs and random horizontal flips (which keep every
-ICLEVR label true).
+(Adam, cosine decay), ``image_size``, ``val_fraction`` (a share of the scenes held out; the top-k
+accuracy on them is reported each epoch and the best epoch's weights are kept), ``seed`` and
+``device``. Training uses multi-label BCE on the sigmoid outputs and random horizontal flips
+(which keep every ICLEVR label true).
+
+``image_size`` should be the resolution of the generator to be scored: images are read at it and
+upsampled to 64x64 exactly as ``IclevrEvaluator`` upsamples generated images. An evaluator trained
+at 64 scores toy images shrunk to 32 and upsampled at only ~0.5, so a 32x32 model needs one trained
+with ``image_size=32``.
 """
 
 from __future__ import annotations
@@ -41,11 +45,12 @@ from datamodules.toy_iclevr import ToyIclevrDataModule
 from datamodules.transforms import random_hflip, to_value_range
 from metrics.iclevr_evaluator import (
     NUM_LABELS,
+    PROTOCOL_SIZE,
     IclevrEvaluator,
     build_evaluator_network,
-    to_protocol_size,
     topk_accuracy,
 )
+from metrics.resize import resize_square
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +158,7 @@ def held_out_accuracy(network: nn.Module, images: torch.Tensor, conditions: torc
 
 def _to_inputs(images: torch.Tensor, train: bool) -> torch.Tensor:
     """uint8 ``(B, 3, S, S)`` → float ``(B, 3, 64, 64)`` in [-1, 1], flipped at random if train."""
-    inputs = to_protocol_size(to_value_range(images, (-1.0, 1.0)))
+    inputs = resize_square(to_value_range(images, (-1.0, 1.0)), PROTOCOL_SIZE)
     return random_hflip(inputs) if train else inputs
 
 

@@ -14,8 +14,8 @@ from metrics.anime_faces import (
     AnimeFaceDetector,
     tile_grid,
     to_bgr_uint8,
-    to_protocol_size,
 )
+from metrics.resize import resize_square
 
 BACKGROUND = (187, 128, 164)
 HAIR = (72, 0, 179)
@@ -188,9 +188,9 @@ def test_vendored_cascade_is_the_shared_fixture(shared_fixtures: Path) -> None:
 def test_other_sizes_are_scored_at_the_protocol_size(
     detector: AnimeFaceDetector, face: torch.Tensor
 ) -> None:
-    assert to_protocol_size(face) is face
+    assert resize_square(face, 64) is face
     small = torch.nn.functional.interpolate(face, size=32, mode="area")
-    assert to_protocol_size(small).shape == (1, 3, 64, 64)
+    assert resize_square(small, 64).shape == (1, 3, 64, 64)
     # A 32x32 face is below the cascade's minimum size unless it is scored at 64x64.
     assert detector.count_faces(to_bgr_uint8(small)[0]) == 0
     assert detector.has_face(small).tolist() == [True]
