@@ -143,7 +143,7 @@ class GANModule(pl.LightningModule):
         logs = self.d_step(real, y, opt_d)
         if self.d_steps % self.hparams.n_critic == 0:
             for _ in range(self.hparams.g_repeats):
-                logs.update(self.g_step(y if y is not None else real.size(0), opt_g))
+                logs.update(self.g_step(real.size(0), y, opt_g))
         self.log_dict({f"train/{k}": v for k, v in logs.items()}, prog_bar=True)
         self.log("train/d_steps", float(self.d_steps))
 
@@ -179,11 +179,9 @@ class GANModule(pl.LightningModule):
         self.d_steps += 1
         return logs
 
-    def g_step(self, target: int | Tensor, opt: Optimizer) -> dict[str, Tensor]:
-        """One G update on fresh fakes: ``target`` is their number, or their conditions
-        ``(N, cond_dim)`` for a conditional model; returns its losses."""
-        y = target if isinstance(target, Tensor) else None
-        n = len(y) if y is not None else target
+    def g_step(self, n: int, y: Tensor | None, opt: Optimizer) -> dict[str, Tensor]:
+        """One G update on ``n`` fresh fakes (for conditions ``y`` ``(n, cond_dim)`` when the
+        model is conditional); returns its losses."""
         with self.toggled_optimizer(opt):
             fake_logits, fake_class = self.discriminate(self.generate(self.noise(n), y), y)
             g_loss = self.loss.g(fake_logits)
