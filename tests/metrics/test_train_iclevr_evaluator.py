@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import colorsys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -47,6 +48,16 @@ def coloured_squares(n: int, size: int = 32, seed: int = 0) -> tuple[torch.Tenso
     return images, conditions
 
 
+@pytest.fixture
+def one_thread() -> Iterator[None]:
+    """Train on one thread: two OpenMP threads slow down ~20x when another process holds a core."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.mark.usefixtures("one_thread")
 def test_learns_a_tiny_task_and_its_checkpoint_loads_as_the_courses(tmp_path: Path) -> None:
     images, conditions = coloured_squares(256)
     network, history = train_evaluator(
