@@ -8,7 +8,6 @@ so ``root`` either holds a complete set or nothing; a marker file records how it
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -17,7 +16,7 @@ import cv2
 import numpy as np
 
 from datamodules.anime import AnimeFacesDataModule
-from datamodules.spec import DataSpec
+from datamodules.procedural import ProceduralData
 from datamodules.toy_faces import EYE_COLOURS, HAIR_COLOURS, FaceParams, draw_face, sample_face
 from datamodules.toy_store import check_toy_root, read_marker, write_once
 
@@ -112,7 +111,7 @@ def _marker(n_images: int, seed: int) -> dict:
     return {"format": TOY_FORMAT, "n_images": n_images, "seed": seed}
 
 
-class ToyAnimeDataModule(AnimeFacesDataModule):
+class ToyAnimeDataModule(ProceduralData, AnimeFacesDataModule):
     """``AnimeFacesDataModule`` on the procedural set, which ``prepare_data`` writes on first use.
 
     ``n_images`` and ``toy_seed`` choose the drawing; ``seed`` only the validation split. Batches
@@ -151,20 +150,11 @@ class ToyAnimeDataModule(AnimeFacesDataModule):
             max_bad_fraction=max_bad_fraction,
         )
 
-    @property
-    def spec(self) -> DataSpec:
-        return dataclasses.replace(super().spec, name="toy_anime")
+    toy_name = "toy_anime"
 
-    def check(self) -> None:
-        """Fail early only if ``root`` holds something that is not a toy set."""
+    def ensure_written(self) -> None:
+        ensure_toy_anime(self.root, self.n_images, self.toy_seed)
+
+    def check_root(self) -> bool:
         check_toy_anime_root(self.root)
-        if toy_anime_marker(self.root) is not None:
-            super().check()
-
-    def prepare_data(self) -> None:
-        ensure_toy_anime(self.root, self.n_images, self.toy_seed)
-        super().prepare_data()
-
-    def setup(self, stage: str | None = None) -> None:
-        ensure_toy_anime(self.root, self.n_images, self.toy_seed)
-        super().setup(stage)
+        return toy_anime_marker(self.root) is not None

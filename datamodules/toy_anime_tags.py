@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 
 from datamodules.anime_tags import AnimeTagsDataModule
-from datamodules.spec import DataSpec
+from datamodules.procedural import ProceduralData
 from datamodules.toy_anime import check_toy_anime_root, ensure_toy_anime, toy_anime_marker
 
 
-class ToyAnimeTagsDataModule(AnimeTagsDataModule):
+class ToyAnimeTagsDataModule(ProceduralData, AnimeTagsDataModule):
     """``AnimeTagsDataModule`` on the procedural set (written by ``prepare_data`` on first use),
     whose tags are true by construction, so condition accuracy of samples is measurable."""
 
@@ -51,20 +50,11 @@ class ToyAnimeTagsDataModule(AnimeTagsDataModule):
             max_bad_fraction=max_bad_fraction,
         )
 
-    @property
-    def spec(self) -> DataSpec:
-        return dataclasses.replace(super().spec, name="toy_anime_tags")
+    toy_name = "toy_anime_tags"
 
-    def check(self) -> None:
-        """Fail early only if ``root`` holds something that is not a toy set."""
+    def ensure_written(self) -> None:
+        ensure_toy_anime(self.root, self.n_images, self.toy_seed)
+
+    def check_root(self) -> bool:
         check_toy_anime_root(self.root)
-        if toy_anime_marker(self.root) is not None:
-            super().check()
-
-    def prepare_data(self) -> None:
-        ensure_toy_anime(self.root, self.n_images, self.toy_seed)
-        super().prepare_data()
-
-    def setup(self, stage: str | None = None) -> None:
-        ensure_toy_anime(self.root, self.n_images, self.toy_seed)
-        super().setup(stage)
+        return toy_anime_marker(self.root) is not None

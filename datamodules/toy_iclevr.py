@@ -14,7 +14,6 @@ holds a complete set or nothing; a marker file records how it was drawn.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import json
 from collections.abc import Sequence
@@ -27,7 +26,7 @@ import torch
 
 from datamodules.conditions import MultiHot
 from datamodules.iclevr import COLOURS, ICLEVR_OBJECTS, SHAPES, IclevrDataModule
-from datamodules.spec import DataSpec
+from datamodules.procedural import ProceduralData
 from datamodules.toy_shapes import SceneObject, draw_scene, sample_scene
 from datamodules.toy_store import check_toy_root, read_marker, write_once
 
@@ -164,7 +163,7 @@ def _marker(n_scenes: int, seed: int) -> dict:
     return {"format": TOY_FORMAT, "n_scenes": n_scenes, "seed": seed}
 
 
-class ToyIclevrDataModule(IclevrDataModule):
+class ToyIclevrDataModule(ProceduralData, IclevrDataModule):
     """``IclevrDataModule`` on the procedural set, which ``prepare_data`` writes on first use.
 
     ``n_scenes`` and ``toy_seed`` choose the drawing (``3 * n_scenes`` images); ``seed`` only the
@@ -205,27 +204,18 @@ class ToyIclevrDataModule(IclevrDataModule):
             max_bad_fraction=max_bad_fraction,
         )
 
-    @property
-    def spec(self) -> DataSpec:
-        return dataclasses.replace(super().spec, name="toy_iclevr")
+    toy_name = "toy_iclevr"
 
     def read_vocab(self) -> MultiHot:
         return MultiHot.from_index(ICLEVR_OBJECTS)
 
-    def check(self) -> None:
-        """Fail early only if ``root`` holds something that is not a toy set."""
+    def ensure_written(self) -> None:
+        ensure_toy_iclevr(self.root, self.n_scenes, self.toy_seed)
+
+    def check_root(self) -> bool:
         check_toy_iclevr_root(self.root)
-        if toy_iclevr_marker(self.root) is not None:
-            super().check()
-
-    def prepare_data(self) -> None:
-        ensure_toy_iclevr(self.root, self.n_scenes, self.toy_seed)
-        super().prepare_data()
-
-    def setup(self, stage: str | None = None) -> None:
-        ensure_toy_iclevr(self.root, self.n_scenes, self.toy_seed)
-        super().setup(stage)
+        return toy_iclevr_marker(self.root) is not None
 
     def eval_conditions(self) -> dict[str, torch.Tensor]:
-        ensure_toy_iclevr(self.root, self.n_scenes, self.toy_seed)
+        self.ensure_written()
         return super().eval_conditions()
