@@ -23,9 +23,7 @@ import copy
 import dataclasses
 import logging
 import math
-import os
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -41,6 +39,7 @@ from datamodules.errors import DataError
 from datamodules.toy_anime_tags import ToyAnimeTagsDataModule
 from datamodules.transforms import random_hflip, to_value_range
 from metrics.anime_tags_classifier import AnimeTagsClassifier, ColourNet, split_groups
+from metrics.command import parse_key_values, save_atomically
 
 log = logging.getLogger(__name__)
 
@@ -133,17 +132,7 @@ def train_classifier(
 
 def save_checkpoint(classifier: AnimeTagsClassifier, path: str | Path) -> Path:
     """Write ``classifier.to_checkpoint()`` to ``path`` atomically (temporary file + rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            torch.save(classifier.to_checkpoint(), file)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
+    return save_atomically(classifier.to_checkpoint(), path)
 
 
 @dataclasses.dataclass
@@ -169,26 +158,11 @@ USAGE = (
     " [epochs=5 batch_size=64 lr=0.002 image_size=64 val_fraction=0.1 seed=0 device=cpu"
     " toy=false n_images=4000 toy_seed=0]"
 )
-TRUTH = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 
 
 def parse_args(argv: Sequence[str]) -> Options:
     """``key=value`` strings → ``Options``; a ``DataError`` with the usage on a bad argument."""
-    defaults = Options()
-    values: dict[str, object] = {}
-    for arg in argv:
-        key, equals, text = arg.partition("=")
-        if not equals or not hasattr(defaults, key):
-            raise DataError(f"unknown argument {arg!r}.\n{USAGE}")
-        kind = type(getattr(defaults, key))
-        try:
-            values[key] = TRUTH[text.lower()] if kind is bool else kind(text)
-        except (KeyError, ValueError):
-            raise DataError(f"{key}={text!r} is not a valid {kind.__name__}.\n{USAGE}") from None
-    options = dataclasses.replace(defaults, **values)
-    if not options.root or not options.out:
-        raise DataError(f"root=... and out=... are required.\n{USAGE}")
-    return options
+    return parse_key_values(argv, Options(), USAGE)
 
 
 def load_training_set(options: Options) -> tuple[torch.Tensor, torch.Tensor, OneHotGroups]:

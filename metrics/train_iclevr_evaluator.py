@@ -27,9 +27,7 @@ import copy
 import dataclasses
 import logging
 import math
-import os
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -43,6 +41,7 @@ from datamodules.errors import DataError
 from datamodules.iclevr import IclevrDataModule
 from datamodules.toy_iclevr import ToyIclevrDataModule
 from datamodules.transforms import random_hflip, to_value_range
+from metrics.command import parse_key_values, save_atomically
 from metrics.iclevr_evaluator import (
     NUM_LABELS,
     PROTOCOL_SIZE,
@@ -164,18 +163,7 @@ def _to_inputs(images: torch.Tensor, train: bool) -> torch.Tensor:
 
 def save_checkpoint(network: nn.Module, path: str | Path) -> Path:
     """Write ``{"model": state_dict}`` (CPU tensors), the course's format, atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    state = copy.deepcopy(network).cpu().state_dict()
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            torch.save({"model": state}, file)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
+    return save_atomically({"model": copy.deepcopy(network).cpu().state_dict()}, path)
 
 
 @dataclasses.dataclass
@@ -200,26 +188,11 @@ USAGE = (
     " [epochs=8 batch_size=64 lr=0.001 image_size=64 val_fraction=0.1 seed=0 device=cpu"
     " toy=false n_scenes=3000]"
 )
-TRUTH = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 
 
 def parse_args(argv: Sequence[str]) -> Options:
     """``key=value`` strings → ``Options``; a ``DataError`` with the usage on a bad argument."""
-    defaults = Options()
-    values: dict[str, object] = {}
-    for arg in argv:
-        key, equals, text = arg.partition("=")
-        if not equals or not hasattr(defaults, key):
-            raise DataError(f"unknown argument {arg!r}.\n{USAGE}")
-        kind = type(getattr(defaults, key))
-        try:
-            values[key] = TRUTH[text.lower()] if kind is bool else kind(text)
-        except (KeyError, ValueError):
-            raise DataError(f"{key}={text!r} is not a valid {kind.__name__}.\n{USAGE}") from None
-    options = dataclasses.replace(defaults, **values)
-    if not options.root or not options.out:
-        raise DataError(f"root=... and out=... are required.\n{USAGE}")
-    return options
+    return parse_key_values(argv, Options(), USAGE)
 
 
 def load_training_set(options: Options) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
