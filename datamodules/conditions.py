@@ -2,8 +2,10 @@
 
 ``OneHotGroups`` is the anime study's tags, one colour per group (``"blue hair red eyes"`` → hair
 one-hot then eye one-hot); ``MultiHot`` is ICLEVR's object names (``["red cube", "blue sphere"]``
-→ a 24-dim 0/1 vector). Both are frozen dataclasses of tuples, so a ``DataSpec`` holding one stays
-hashable and ``dataclasses.asdict`` writes it into checkpoints as plain lists and strings.
+→ a 24-dim 0/1 vector); ``Attributes`` is CelebA's binary attributes (``["Male", "Smiling"]`` or
+``"Male Smiling"`` → 1 for each attribute present, 0 for the rest). All are frozen dataclasses of
+tuples, so a ``DataSpec`` holding one stays hashable and ``dataclasses.asdict`` writes it into
+checkpoints as plain lists and strings.
 """
 
 from __future__ import annotations
@@ -172,6 +174,56 @@ class MultiHot:
                 name for name, value in zip(self.names, vector.tolist(), strict=True) if value > 0.5
             ]
         return [self.names[i] for i in vector.topk(k).indices.tolist()]
+
+
+@dataclass(frozen=True)
+class Attributes:
+    """Binary attributes (CelebA's ``Male``, ``Smiling``, ...): 0/1 ``(dim,)`` in ``names`` order.
+
+    Every entry is a yes/no question about the image, so a vector with no 1 is valid too (e.g. not
+    male, not smiling). Words are the attribute names that are present.
+    """
+
+    names: tuple[str, ...]
+    kind: ClassVar[str] = "attributes"
+
+    def __post_init__(self) -> None:
+        names = tuple(str(name) for name in self.names)
+        object.__setattr__(self, "names", names)
+        if not names or len(set(names)) != len(names) or any(SEPARATORS.search(n) for n in names):
+            raise DataError(
+                f"attribute names must be non-empty, distinct and free of spaces and commas, got"
+                f" {list(names)}"
+            )
+
+    @property
+    def dim(self) -> int:
+        return len(self.names)
+
+    def encode(self, present: Sequence[str] | str) -> torch.Tensor:
+        """``["Male", "Smiling"]`` (or ``"Male Smiling"``, ``"Male, Smiling"``) → float ``(dim,)``.
+
+        Raises ``DataError`` for a name outside ``names``, listing them.
+        """
+        if isinstance(present, str):
+            present = [name for name in SEPARATORS.split(present) if name]
+        vector = torch.zeros(self.dim)
+        for name in present:
+            if name not in self.names:
+                raise DataError(f"{name!r} is not an attribute; choose from {list(self.names)}.")
+            vector[self.names.index(name)] = 1.0
+        return vector
+
+    def encode_many(self, lists: Sequence[Sequence[str] | str]) -> torch.Tensor:
+        """Encode each list: float ``(N, dim)``."""
+        return _stack([self.encode(present) for present in lists], self.dim)
+
+    def decode(self, vector: torch.Tensor) -> list[str]:
+        """Float ``(dim,)`` → the attributes whose entry is above 0.5, in ``names`` order."""
+        _check_vector(vector, self.dim)
+        return [
+            name for name, value in zip(self.names, vector.tolist(), strict=True) if value > 0.5
+        ]
 
 
 def _singular(word: str) -> str:

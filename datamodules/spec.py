@@ -8,12 +8,14 @@ from typing import Any, Literal
 
 import torch
 
-from datamodules.conditions import MultiHot, OneHotGroups
+from datamodules.conditions import Attributes, MultiHot, OneHotGroups
 from datamodules.errors import DataError
 
 ConditionKind = Literal["none", "onehot_groups", "multi_hot", "attributes"]
-Vocabulary = OneHotGroups | MultiHot
-VOCABULARIES: dict[str, type[Vocabulary]] = {v.kind: v for v in (OneHotGroups, MultiHot)}
+Vocabulary = OneHotGroups | MultiHot | Attributes
+VOCABULARIES: dict[str, type[Vocabulary]] = {
+    v.kind: v for v in (OneHotGroups, MultiHot, Attributes)
+}
 
 
 @dataclass(frozen=True)
