@@ -100,7 +100,7 @@ class ConditionAccuracy(pl.Callback):
         for key, value in metrics.items():
             trainer.callback_metrics[key] = torch.tensor(value)
         for logger in trainer.loggers:
-            logger.log_metrics(metrics, step=trainer.global_step)
+            logger.log_metrics({**metrics, "d_steps": float(step)}, step=trainer.global_step)
         if self.monitor is None or self.best_dirpath is None:
             return
         value = metrics[self.monitor]

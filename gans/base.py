@@ -15,7 +15,7 @@ ACGAN's auxiliary classification loss (``aux_weight``; D returns ``(logits, clas
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -26,7 +26,13 @@ from torch.optim import Optimizer
 
 from datamodules.errors import DataError
 from datamodules.spec import DataSpec
-from gans.conditioning import aux_classification_loss, mismatched, random_conditions
+from gans.augment import diff_augment
+from gans.conditioning import (
+    aux_classification_loss,
+    group_sizes,
+    mismatched,
+    random_conditions,
+)
 from gans.ema import ema_update
 from gans.losses import GANLoss
 from gans.penalties import clip_weights, gradient_penalty
@@ -56,6 +62,8 @@ class GANModule(pl.LightningModule):
         conditional: G and D take the data's conditions (the data must have them).
         mismatch_negatives: also train D on real images with wrong conditions, labelled fake.
         aux_weight: weight of ACGAN's auxiliary classification loss; None is off.
+        augment: DiffAugment transforms applied to every image D sees (``["translation",
+            "cutout"]``); None or empty is off.
     """
 
     def __init__(
@@ -76,6 +84,7 @@ class GANModule(pl.LightningModule):
         conditional: bool = False,
         mismatch_negatives: bool = False,
         aux_weight: float | None = None,
+        augment: Sequence[str] | None = None,
     ) -> None:
         super().__init__()
         if n_critic < 1 or g_repeats < 1:
@@ -132,7 +141,13 @@ class GANModule(pl.LightningModule):
         return net(z) if y is None else net(z, y)
 
     def discriminate(self, x: Tensor, y: Tensor | None) -> tuple[Tensor, Tensor | None]:
-        """D's logits ``(N,)`` and, for ACGAN, its class logits ``(N, cond_dim)`` (else None)."""
+        """D's logits ``(N,)`` and, for ACGAN, its class logits ``(N, cond_dim)`` (else None).
+
+        With ``augment`` set, D sees the images through DiffAugment (differentiable, so G's
+        gradients pass through it).
+        """
+        if self.hparams.augment:
+            x = diff_augment(x, self.hparams.augment)
         out = self.discriminator(x) if y is None else self.discriminator(x, y)
         return out if isinstance(out, tuple) else (out, None)
 
@@ -164,7 +179,7 @@ class GANModule(pl.LightningModule):
             logs["d_loss"] = d_loss.detach()
             total = d_loss
             if self.hparams.aux_weight is not None:
-                aux = aux_classification_loss(real_class, y)
+                aux = aux_classification_loss(real_class, y, group_sizes(self.spec))
                 total = total + self.hparams.aux_weight * aux
                 logs["d_aux"] = aux.detach()
             if self.hparams.gp_weight is not None:
@@ -188,7 +203,7 @@ class GANModule(pl.LightningModule):
             logs = {"g_loss": g_loss.detach()}
             total = g_loss
             if self.hparams.aux_weight is not None:
-                aux = aux_classification_loss(fake_class, y)
+                aux = aux_classification_loss(fake_class, y, group_sizes(self.spec))
                 total = total + self.hparams.aux_weight * aux
                 logs["g_aux"] = aux.detach()
             opt.zero_grad(set_to_none=True)

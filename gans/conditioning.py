@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -13,6 +15,7 @@ def random_conditions(spec: DataSpec, n: int, generator: torch.Generator | None 
     """``n`` valid conditions ``(n, condition_dim)`` of the data's kind, drawn at random.
 
     One-hot groups: one word per group, uniformly. Multi-hot (ICLEVR): 1 to 3 distinct objects.
+    Attributes (CelebA): each attribute on or off with probability 1/2.
     """
     if spec.condition_kind == "onehot_groups":
         parts = []
@@ -27,6 +30,8 @@ def random_conditions(spec: DataSpec, n: int, generator: torch.Generator | None 
             chosen = torch.randperm(spec.condition_dim, generator=generator)[:k]
             conditions[row, chosen] = 1.0
         return conditions
+    if spec.condition_kind == "attributes":
+        return torch.randint(0, 2, (n, spec.condition_dim), generator=generator).float()
     raise ValueError(f"no random conditions for condition kind {spec.condition_kind!r}")
 
 
@@ -37,6 +42,26 @@ def mismatched(conditions: Tensor) -> Tensor:
     return conditions.roll(1, dims=0)
 
 
-def aux_classification_loss(class_logits: Tensor, conditions: Tensor) -> Tensor:
-    """ACGAN's auxiliary loss: multi-label BCE of the class logits ``(N, D)`` against ``(N, D)``."""
-    return F.binary_cross_entropy_with_logits(class_logits.float(), conditions.float())
+def aux_classification_loss(
+    class_logits: Tensor, conditions: Tensor, group_sizes: Sequence[int] | None = None
+) -> Tensor:
+    """ACGAN's auxiliary loss of class logits ``(N, D)`` against conditions ``(N, D)``.
+
+    Multi-label BCE by default (ICLEVR: any set of objects). With ``group_sizes`` (one-hot groups,
+    e.g. ``(12, 10)`` for hair then eyes) each group is one softmax choice: the sum over groups of
+    their cross-entropies, since exactly one colour per group is true.
+    """
+    logits, targets = class_logits.float(), conditions.float()
+    if group_sizes is None:
+        return F.binary_cross_entropy_with_logits(logits, targets)
+    pieces = zip(
+        logits.split(list(group_sizes), 1), targets.split(list(group_sizes), 1), strict=True
+    )
+    return sum(F.cross_entropy(part, target.argmax(dim=1)) for part, target in pieces)
+
+
+def group_sizes(spec: DataSpec) -> tuple[int, ...] | None:
+    """Sizes of the data's one-hot groups (``(12, 10)`` for anime tags), None for other kinds."""
+    if spec.condition_kind != "onehot_groups":
+        return None
+    return tuple(len(words) for _, words in spec.vocab.groups)

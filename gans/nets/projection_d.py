@@ -2,6 +2,8 @@
 
 logit = psi(phi(x)) + <embed(y), phi(x)>, where phi(x) (N, C) is the sum-pooled trunk output and
 embed is a bias-free linear map of the condition (a sum of class embeddings for multi-hot y).
+With ``aux_head`` D also returns class logits from phi(x) (ACGAN's auxiliary classifier on the
+projection trunk; the GAN module adds its loss when ``aux_weight`` is set).
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from gans.nets.dcgan import dcgan_d_features, init_dcgan_weights
 
 
 class ProjectionDiscriminator(nn.Module):
-    """``(x (N, channels, S, S), y (N, cond_dim))`` -> logits ``(N,)``."""
+    """``(x (N, channels, S, S), y (N, cond_dim))`` -> logits ``(N,)``, or
+    ``(logits, class_logits (N, cond_dim))`` with ``aux_head``."""
 
     def __init__(
         self,
@@ -24,13 +27,16 @@ class ProjectionDiscriminator(nn.Module):
         channels: int = 3,
         width: int = 64,
         norm: Literal["batch", "none"] = "none",
+        aux_head: bool = False,
     ) -> None:
         super().__init__()
         self.features, ch = dcgan_d_features(image_size, channels, width, norm, spectral=True)
         self.psi = spectral_norm(nn.Linear(ch, 1))
         self.embed = spectral_norm(nn.Linear(cond_dim, ch, bias=False))
+        self.classifier = nn.Linear(ch, cond_dim) if aux_head else None
         self.apply(init_dcgan_weights)
 
-    def forward(self, x: Tensor, y: Tensor) -> Tensor:
+    def forward(self, x: Tensor, y: Tensor) -> Tensor | tuple[Tensor, Tensor]:
         h = self.features(x).sum(dim=(2, 3))
-        return self.psi(h).flatten() + (self.embed(y.to(h.dtype)) * h).sum(dim=1)
+        logits = self.psi(h).flatten() + (self.embed(y.to(h.dtype)) * h).sum(dim=1)
+        return logits if self.classifier is None else (logits, self.classifier(h))

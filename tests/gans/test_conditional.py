@@ -11,8 +11,14 @@ from torch.testing import assert_close
 from datamodules.conditions import MultiHot, OneHotGroups
 from datamodules.errors import DataError
 from datamodules.spec import DataSpec
-from gans.conditioning import aux_classification_loss, mismatched, random_conditions
+from gans.conditioning import (
+    aux_classification_loss,
+    group_sizes,
+    mismatched,
+    random_conditions,
+)
 from gans.nets.acgan_d import ACGANDiscriminator
+from gans.nets.cbn_generator import ConditionalBatchNorm2d, ConditionalBNGenerator
 from gans.nets.cond_generator import ConditionalDCGANGenerator
 from gans.nets.condition_map_d import ConditionMapDiscriminator
 from gans.nets.dot_product_d import DotProductDiscriminator
@@ -45,6 +51,29 @@ def test_conditional_generator_shapes(size: int, embed_dim: int | None) -> None:
     assert g(torch.randn(3, 8), torch.rand(3, 10)).shape == (3, 3, size, size)
     first = g.body.net[0]
     assert first.in_channels == 8 + (10 if embed_dim is None else embed_dim)
+
+
+@pytest.mark.parametrize("size", [32, 64])
+def test_conditional_bn_generator_shapes(size: int) -> None:
+    g = ConditionalBNGenerator(z_dim=8, cond_dim=10, image_size=size, width=4, embed_dim=6)
+    images = g(torch.randn(3, 8), torch.rand(3, 10))
+    assert images.shape == (3, 3, size, size)
+    assert images.abs().max() <= 1.0
+
+
+def test_conditional_bn_starts_as_batchnorm_and_then_depends_on_the_condition() -> None:
+    norm = ConditionalBatchNorm2d(channels=5, cond_dim=3)
+    x, c = torch.randn(4, 5, 2, 2), torch.rand(4, 3)
+    plain = torch.nn.functional.batch_norm(x, None, None, training=True)
+    assert_close(norm(x, c), plain)
+    torch.nn.init.normal_(norm.gain.weight)
+    assert not torch.allclose(norm(x, c), norm(x, c.flip(0)))
+
+
+def test_projection_aux_head_returns_class_logits() -> None:
+    d = ProjectionDiscriminator(cond_dim=10, image_size=32, width=4, aux_head=True)
+    logits, classes = d(torch.randn(3, 3, 32, 32), torch.rand(3, 10))
+    assert logits.shape == (3,) and classes.shape == (3, 10)
 
 
 @pytest.mark.parametrize("size", [32, 64])
@@ -86,6 +115,17 @@ def test_mismatched_pairs_each_row_with_another_rows_condition() -> None:
     assert_close(mismatched(y), y[[3, 0, 1, 2]])
 
 
+def test_aux_loss_of_one_hot_groups_is_the_sum_of_group_cross_entropies() -> None:
+    y = ANIME.vocab.encode_many(["blue hair brown eyes", "gray hair aqua eyes"])
+    logits = torch.randn(2, ANIME.condition_dim)
+    hair, eye = logits.split([len(HAIR), len(EYE)], dim=1)
+    expected = torch.nn.functional.cross_entropy(
+        hair, torch.tensor([3, 5])
+    ) + torch.nn.functional.cross_entropy(eye, torch.tensor([3, 0]))
+    assert_close(aux_classification_loss(logits, y, group_sizes(ANIME)), expected)
+    assert group_sizes(ICLEVR) is None
+
+
 def test_aux_loss_is_lower_for_right_predictions() -> None:
     y = torch.tensor([[1.0, 0.0, 1.0]])
     assert aux_classification_loss(10 * (2 * y - 1), y) < aux_classification_loss(
@@ -121,12 +161,15 @@ def _conditional_loader(spec: DataSpec, n_batches: int, batch_size: int = 4):
         ("dot_product", {"mismatch_negatives": True}),
         ("acgan", {"aux_weight": 1.0}),
         ("projection", {"gp_weight": 1.0}),
+        ("projection", {"augment": ["translation", "cutout"]}),
+        ("projection_aux", {"aux_weight": 1.0, "augment": ["cutout"]}),
     ],
 )
 def test_conditional_models_train_and_sample(spec: DataSpec, name: str, options: dict) -> None:
     import pytorch_lightning as pl
 
-    model = _cgan(spec, DISCRIMINATORS[name], **options)
+    discriminator = DISCRIMINATORS.get(name) or partial(ProjectionDiscriminator, aux_head=True)
+    model = _cgan(spec, discriminator, **options)
     trainer = pl.Trainer(
         accelerator="cpu",
         max_epochs=1,
