@@ -15,7 +15,14 @@ from tests.run_helpers import REPO, SMALL, compose_train
 from train import train
 
 MODELS = ["dcgan", "wgan", "wgan_gp", "lsgan", "hinge"]
-CONDITIONAL = ["cgan_mlds", "cgan_mlds_embedding", "cdcgan_iclevr", "acgan", "projection_gan"]
+CONDITIONAL = [
+    "cgan_mlds",
+    "cgan_mlds_embedding",
+    "cdcgan_iclevr",
+    "acgan",
+    "projection_gan",
+    "projection_acgan",
+]
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,278 @@
+"""Condition accuracy of the conditional GANs on the procedural sets, for a fixed CPU budget.
+
+ICLEVR part: trains our own ICLEVR evaluator on ``toy_iclevr`` (ResNet18 in the course's
+checkpoint format; its held-out top-k accuracy is reported and must reach 0.95), then trains each
+ICLEVR model with ``python train.py`` for ``minutes`` of wall time and records the evaluator's
+accuracy on the toy ``test`` and ``new_test`` condition sets every ``every_n_steps`` D steps.
+Anime part: trains the hair/eye colour classifier on ``toy_anime_tags``, then the anime study's
+cGAN with and without mismatch negatives, scored on fixed tag pairs.
+
+    python -m benchmarks.conditional_quality out=benchmarks/results/conditional_quality
+    python -m benchmarks.conditional_quality out=/tmp/cq minutes=2 runs=projection_gan anime=false
+
+Writes ``OUT/conditional_quality.json`` (settings, machine, evaluator accuracy, every run's curve,
+best and final scores) and ``OUT/conditional_quality.png`` (the curves). Runs are sequential;
+each run's Hydra dir (samples, checkpoints, logs) is kept under ``OUT/runs/``.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import logging
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+from metrics.command import parse_key_values
+
+log = logging.getLogger(__name__)
+REPO = Path(__file__).resolve().parent.parent
+
+# Each ICLEVR run: the model config and the overrides that make it the benchmarked recipe.
+ICLEVR_RUNS: dict[str, list[str]] = {
+    # The original study's cDCGAN, unchanged (G updated 4 times per D update).
+    "cdcgan_iclevr": ["model=cdcgan_iclevr"],
+    "acgan": ["model=acgan"],
+    "projection_gan": ["model=projection_gan"],
+    # The stabilised recipe: conditional BatchNorm G, SN projection D with an auxiliary
+    # classifier, hinge loss, DiffAugment, EMA of G.
+    "projection_acgan": ["model=projection_acgan"],
+}
+ANIME_RUNS: dict[str, list[str]] = {
+    "cgan_mlds_mismatch": ["model=cgan_mlds", "model.mismatch_negatives=true"],
+    "cgan_mlds_no_mismatch": ["model=cgan_mlds", "model.mismatch_negatives=false"],
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Options:
+    """``key=value`` arguments; ``root`` is where the procedural sets are written."""
+
+    root: str = "data/benchmarks"
+    out: str = "benchmarks/results/conditional_quality"
+    minutes: float = 20.0
+    image_size: int = 32
+    width: int = 32
+    runs: str = ",".join(ICLEVR_RUNS)
+    anime: bool = True
+    every_n_steps: int = 250
+    n_repeats: int = 4
+    evaluator: str = ""
+    classifier: str = ""
+    evaluator_epochs: int = 6
+    seed: int = 0
+
+
+USAGE = (
+    "usage: python -m benchmarks.conditional_quality [out=DIR root=DIR minutes=20 image_size=32"
+    f" width=32 runs={Options.runs} anime=true every_n_steps=250 n_repeats=4"
+    " evaluator=CHECKPOINT.pth classifier=CLASSIFIER.pt evaluator_epochs=6 seed=0]"
+)
+
+
+def train_command(
+    callback: str, overrides: Sequence[str], options: Options, run_dir: Path
+) -> list[str]:
+    """The ``python train.py`` command of one benchmarked run scored by ``callbacks.CALLBACK``."""
+    return [
+        sys.executable,
+        str(REPO / "train.py"),
+        *overrides,
+        f"model.generator.width={options.width}",
+        f"model.discriminator.width={options.width}",
+        f"data.image_size={options.image_size}",
+        f"seed={options.seed}",
+        "trainer.max_epochs=100000",
+        f"+trainer.max_time={{minutes: {options.minutes}}}",
+        "logger=csv",
+        "~callbacks.progress_bar",
+        f"callbacks.sample_grid.every_n_steps={options.every_n_steps}",
+        f"hydra.run.dir={run_dir}",
+        f"callbacks.{callback}.every_n_steps={options.every_n_steps}",
+        f"callbacks.{callback}.n_repeats={options.n_repeats}",
+    ]
+
+
+def accuracy_curve(run_dir: Path) -> list[dict[str, float]]:
+    """The rows of the run's CSV log that hold accuracies: ``d_steps`` and every ``acc_*``."""
+    rows: list[dict[str, float]] = []
+    for path in sorted(run_dir.glob("csv/**/metrics.csv")):
+        with path.open() as f:
+            for row in csv.DictReader(f):
+                scores = {k: float(v) for k, v in row.items() if k.startswith("acc_") and v}
+                if scores and row.get("d_steps"):
+                    rows.append({"d_steps": float(row["d_steps"]), **scores})
+    return rows
+
+
+def run_training(
+    name: str, callback: str, overrides: list[str], options: Options, out: Path
+) -> dict:
+    """Train one model for the budget; returns its curve, best and final scores."""
+    run_dir = out / "runs" / name
+    command = train_command(callback, overrides, options, run_dir)
+    log.info("%s: %s", name, " ".join(command[1:]))
+    started = time.perf_counter()
+    with (out / "runs" / f"{name}.log").open("w") as output:
+        status = subprocess.run(command, cwd=REPO, stdout=output, stderr=subprocess.STDOUT)
+    wall = time.perf_counter() - started
+    if status.returncode != 0:
+        log.error("%s failed (exit %d); see %s.log", name, status.returncode, run_dir)
+        return {"name": name, "overrides": overrides, "failed": status.returncode, "wall_s": wall}
+    curve = accuracy_curve(run_dir)
+    final = json.loads((run_dir / "metrics.json").read_text())
+    keys = sorted({k for row in curve for k in row if k.startswith("acc_")})
+    result = {
+        "name": name,
+        "overrides": overrides,
+        "wall_s": round(wall, 1),
+        "d_steps": final.get("d_steps"),
+        "g_steps": final.get("g_steps"),
+        "final": {k: curve[-1][k] for k in keys} if curve else {},
+        "best": {k: max(row.get(k, 0.0) for row in curve) for k in keys},
+        "curve": curve,
+    }
+    log.info("%s: final %s best %s", name, result["final"], result["best"])
+    return result
+
+
+def iclevr_evaluator(options: Options, out: Path) -> tuple[str, float | None]:
+    """The evaluator checkpoint to score with (trained here unless ``evaluator`` is given) and
+    its held-out top-k accuracy (None when given)."""
+    if options.evaluator:
+        return options.evaluator, None
+    from metrics.train_iclevr_evaluator import Options as EvalOptions
+    from metrics.train_iclevr_evaluator import load_training_set, save_checkpoint, train_evaluator
+
+    eval_options = EvalOptions(
+        root=str(Path(options.root) / "toy_iclevr_eval"),
+        out=str(out / "iclevr_evaluator.pth"),
+        image_size=options.image_size,
+        toy=True,
+    )
+    images, conditions, groups = load_training_set(eval_options)
+    network, history = train_evaluator(
+        images, conditions, epochs=options.evaluator_epochs, groups=groups, seed=options.seed
+    )
+    save_checkpoint(network, eval_options.out)
+    held_out = max(row["val_acc"] for row in history)
+    log.info("ICLEVR evaluator: held-out top-k accuracy %.4f", held_out)
+    return eval_options.out, held_out
+
+
+def tags_classifier(options: Options, out: Path) -> tuple[str, dict[str, float] | None]:
+    """The anime hair/eye classifier (trained here unless ``classifier`` is given) and its
+    held-out accuracies."""
+    if options.classifier:
+        return options.classifier, None
+    from metrics.train_anime_tags_classifier import Options as ClfOptions
+    from metrics.train_anime_tags_classifier import (
+        load_training_set,
+        save_checkpoint,
+        train_classifier,
+    )
+
+    clf_options = ClfOptions(
+        root=str(Path(options.root) / "toy_anime_clf"),
+        out=str(out / "anime_tags_classifier.pt"),
+        image_size=options.image_size,
+        toy=True,
+    )
+    images, conditions, groups = load_training_set(clf_options)
+    classifier, history = train_classifier(images, conditions, groups, seed=options.seed)
+    save_checkpoint(classifier, clf_options.out)
+    best = max(history, key=lambda row: row.get("val_acc_both", -1.0))
+    return clf_options.out, {k: v for k, v in best.items() if k.startswith("val_")}
+
+
+def plot(results: Sequence[dict], path: Path) -> None:
+    """Accuracy against D steps, one panel per scored set, one line per run."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [row for result in results for row in result.get("curve", [])]
+    panels = sorted({key for row in rows for key in row if key != "d_steps"})
+    if not panels:
+        return
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.6), squeeze=False)
+    for ax, key in zip(axes[0], panels, strict=True):
+        for result in results:
+            points = [(row["d_steps"], row[key]) for row in result.get("curve", []) if key in row]
+            if points:
+                ax.plot(*zip(*points, strict=True), marker=".", label=result["name"])
+        ax.set(title=key, xlabel="D steps", ylabel="accuracy", ylim=(0, 1))
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def machine() -> dict[str, object]:
+    return {
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    options = parse_key_values(sys.argv[1:] if argv is None else argv, Options(), USAGE)
+    out = Path(options.out)
+    (out / "runs").mkdir(parents=True, exist_ok=True)
+    report: dict = {"settings": dataclasses.asdict(options), "machine": machine(), "runs": []}
+    started = time.strftime("%Y-%m-%d %H:%M:%S")
+    names = [n for n in options.runs.split(",") if n]
+    unknown = sorted(set(names) - set(ICLEVR_RUNS))
+    if unknown:
+        print(f"unknown runs {unknown}; choose from {sorted(ICLEVR_RUNS)}", file=sys.stderr)
+        return 2
+    if names:
+        evaluator, held_out = iclevr_evaluator(options, out)
+        report["iclevr_evaluator"] = {"path": evaluator, "held_out_accuracy": held_out}
+        data = [
+            "data=toy_iclevr",
+            f"data.root={Path(options.root).resolve() / 'toy_iclevr'}",
+            "+metric@callbacks.iclevr_accuracy=iclevr_accuracy",
+            f"callbacks.iclevr_accuracy.evaluator.path={Path(evaluator).resolve()}",
+            "optimized_metric=acc_test",
+        ]
+        for name in names:
+            overrides = [*ICLEVR_RUNS[name], *data]
+            report["runs"].append(run_training(name, "iclevr_accuracy", overrides, options, out))
+    if options.anime:
+        classifier, held_out = tags_classifier(options, out)
+        report["anime_classifier"] = {"path": classifier, "held_out": held_out}
+        data = [
+            "data=toy_anime_tags",
+            f"data.root={Path(options.root).resolve() / 'toy_anime_tags'}",
+            "+metric@callbacks.tags_accuracy=anime_tags_accuracy",
+            f"callbacks.tags_accuracy.evaluator.path={Path(classifier).resolve()}",
+            "optimized_metric=acc_both_pairs",
+        ]
+        for name, overrides in ANIME_RUNS.items():
+            overrides = [*overrides, *data]
+            report["runs"].append(run_training(name, "tags_accuracy", overrides, options, out))
+    report["started"], report["finished"] = started, time.strftime("%Y-%m-%d %H:%M:%S")
+    (out / "conditional_quality.json").write_text(json.dumps(report, indent=2))
+    plot(report["runs"], out / "conditional_quality.png")
+    log.info("wrote %s", out / "conditional_quality.json")
+    return 0 if all("failed" not in r for r in report["runs"]) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
