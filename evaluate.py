@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import hydra
-from omegaconf import DictConfig
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 from rich.table import Table
 
+from datamodules.errors import DataError
 from runtime import resolvers
 from runtime.checkpoint import load_run
 from runtime.errors import report_data_errors
@@ -27,6 +30,8 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     """The metrics of ``cfg.ckpt_path`` by its run's metric callbacks (also written as JSON)."""
     run_cfg, datamodule, model = load_run(cfg.ckpt_path, cfg.get("run_overrides"))
     scorers = [c for c in instantiate_callbacks(run_cfg.get("callbacks")) if hasattr(c, "score")]
+    if cfg.get("evaluator_ckpt"):
+        scorers.append(evaluator_scorer(cfg, model.spec.condition_kind))
     metrics: dict[str, float] = {"d_steps": model.d_steps, "g_steps": model.g_steps}
     for scorer in scorers:
         metrics.update(scorer.score(model, datamodule))
@@ -41,6 +46,20 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     Console().print(table)
     Console().print(f"written to {out}")
     return metrics
+
+
+def evaluator_scorer(cfg: DictConfig, condition_kind: str) -> Any:
+    """The metric preset for the data's condition kind, scoring with ``cfg.evaluator_ckpt``."""
+    name = cfg.metric_presets.get(condition_kind)
+    if name is None:
+        raise DataError(
+            f"evaluator_ckpt= scores conditional models; this checkpoint's data has condition kind"
+            f" {condition_kind!r} (presets exist for {sorted(cfg.metric_presets)})."
+        )
+    preset = OmegaConf.load(Path(__file__).parent / "conf" / "metric" / f"{name}.yaml")
+    preset.evaluator.path = str(cfg.evaluator_ckpt)
+    preset.monitor, preset.best_dirpath = None, None
+    return instantiate(preset)
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="evaluate")

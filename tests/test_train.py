@@ -343,3 +343,37 @@ def test_iclevr_accuracy_is_scored_on_test_and_new_test(data_dir: Path, tmp_path
     metrics = train(cfg)
     assert 0.0 <= metrics["acc_test"] <= 1.0 and 0.0 <= metrics["acc_new_test"] <= 1.0
     assert (tmp_path / "checkpoints" / "best.ckpt").is_file()
+
+
+def test_evaluate_scores_iclevr_with_a_given_evaluator(data_dir: Path, tmp_path: Path) -> None:
+    """evaluate.py evaluator_ckpt=... scores a run trained without any accuracy callback."""
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf, open_dict
+
+    from evaluate import evaluate
+    from metrics.iclevr_evaluator import build_evaluator_network
+
+    torch.save({"model": build_evaluator_network().state_dict()}, tmp_path / "checkpoint.pth")
+    small = [o for o in SMALL if not o.startswith("callbacks.anime_faces")]
+    run = tmp_path / "run"
+    overrides = ["model=cdcgan_iclevr", "data=toy_iclevr", "data.n_scenes=16"]
+    overrides += ["data.image_size=32", "trainer.max_epochs=1", "++trainer.limit_train_batches=1"]
+    cfg = compose_train(run, [f"paths.data_dir={data_dir}", "logger=none", *small, *overrides])
+    train(cfg)
+    with open_dict(cfg):
+        del cfg.hydra
+    (run / ".hydra").mkdir()
+    OmegaConf.save(cfg, run / ".hydra" / "config.yaml")  # as train.py's Hydra run writes it
+    with initialize_config_dir(str(REPO / "conf"), version_base="1.3"):
+        cfg = compose(
+            "evaluate",
+            overrides=[
+                f"ckpt_path={run / 'checkpoints' / 'last.ckpt'}",
+                f"evaluator_ckpt={tmp_path / 'checkpoint.pth'}",
+                f"paths.data_dir={data_dir}",
+            ],
+        )
+    metrics = evaluate(cfg)
+    assert 0.0 <= metrics["acc_test"] <= 1.0 and 0.0 <= metrics["acc_new_test"] <= 1.0
+    written = json.loads((run / "eval_metrics.json").read_text())
+    assert written["acc_test"] == metrics["acc_test"]
