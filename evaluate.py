@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from datamodules.errors import DataError
+from datamodules.spec import DataSpec
 from runtime import resolvers
 from runtime.checkpoint import load_run
 from runtime.errors import report_data_errors
@@ -31,7 +32,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     run_cfg, datamodule, model = load_run(cfg.ckpt_path, cfg.get("run_overrides"))
     scorers = [c for c in instantiate_callbacks(run_cfg.get("callbacks")) if hasattr(c, "score")]
     if cfg.get("evaluator_ckpt"):
-        scorers.append(evaluator_scorer(cfg, model.spec.condition_kind))
+        scorers.append(evaluator_scorer(cfg, model.spec))
     metrics: dict[str, float] = {"d_steps": model.d_steps, "g_steps": model.g_steps}
     for scorer in scorers:
         metrics.update(scorer.score(model, datamodule))
@@ -48,8 +49,9 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     return metrics
 
 
-def evaluator_scorer(cfg: DictConfig, condition_kind: str) -> Any:
+def evaluator_scorer(cfg: DictConfig, spec: DataSpec) -> Any:
     """The metric preset for the data's condition kind, scoring with ``cfg.evaluator_ckpt``."""
+    condition_kind = spec.condition_kind
     name = cfg.metric_presets.get(condition_kind)
     if name is None:
         raise DataError(
@@ -58,6 +60,8 @@ def evaluator_scorer(cfg: DictConfig, condition_kind: str) -> Any:
         )
     preset = OmegaConf.load(Path(__file__).parent / "conf" / "metric" / f"{name}.yaml")
     preset.evaluator.path = str(cfg.evaluator_ckpt)
+    if "attributes" in preset.evaluator:  # CelebA classifier: score the model's columns by name
+        preset.evaluator.attributes = list(spec.condition_names)
     preset.monitor, preset.best_dirpath = None, None
     return instantiate(preset)
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytorch_lightning as pl
 from pytorch_lightning.loggers import TensorBoardLogger, WandbLogger
+from torch import Tensor
 from torchvision.utils import make_grid, save_image
 
 
@@ -43,11 +44,7 @@ class SampleGrid(pl.Callback):
         path = self.dirpath / f"step_{step:06d}.png"
         save_image(grid, path)
         self.write_legend(pl_module)
-        for logger in trainer.loggers:
-            if isinstance(logger, WandbLogger):
-                logger.log_image("samples", [str(path)], step=trainer.global_step)
-            elif isinstance(logger, TensorBoardLogger):
-                logger.experiment.add_image("samples", grid, global_step=trainer.global_step)
+        log_grid(trainer, "samples", path, grid)
         return path
 
     def write_legend(self, pl_module: pl.LightningModule) -> Path | None:
@@ -69,6 +66,16 @@ class SampleGrid(pl.Callback):
 
     def load_state_dict(self, state_dict: dict[str, int | None]) -> None:
         self._last_saved = state_dict.get("last_saved")
+
+
+def log_grid(trainer: pl.Trainer, key: str, path: Path, grid: Tensor) -> None:
+    """Log a saved grid (``path``, the image ``(3, H, W)`` in [0, 1]) to every W&B and
+    TensorBoard logger of ``trainer`` under ``key``."""
+    for logger in trainer.loggers:
+        if isinstance(logger, WandbLogger):
+            logger.log_image(key, [str(path)], step=trainer.global_step)
+        elif isinstance(logger, TensorBoardLogger):
+            logger.experiment.add_image(key, grid, global_step=trainer.global_step)
 
 
 def _words(decoded: str | list[str]) -> str:
