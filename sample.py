@@ -25,14 +25,12 @@ from callbacks.translation_grid import translation_grid
 from datamodules.decode import read_rgb
 from datamodules.errors import DataError
 from datamodules.mlds_tags import read_tags
-from flows.latents import attribute_direction, interpolate, shift, to_flow_input
+from flows.latents import attribute_direction, interpolate, shift
 from runtime import resolvers
 from runtime.checkpoint import load_run
 from runtime.errors import report_data_errors
 
 resolvers.register()
-
-ENCODE_BATCH = 64
 
 
 def sample(cfg: DictConfig) -> list[Path]:
@@ -132,35 +130,6 @@ def read_image(path: str | Path, image_size: int) -> Tensor:
         raise DataError(f"{path} is not a readable image: {err}") from err
 
 
-@torch.no_grad()
-def encode(model: torch.nn.Module, images: Tensor, y: Tensor | None) -> list[Tensor]:
-    """The latents (one tensor per level) of uint8 images ``(N, 3, S, S)`` under conditions ``y``
-    (None for an unconditional flow), at the centre of each colour bin, in fp32."""
-    device = model.device
-    chunks = []
-    for start in range(0, len(images), ENCODE_BATCH):
-        x = to_flow_input(
-            images[start : start + ENCODE_BATCH].float() / 255.0, model.hparams.n_bits
-        )
-        y_chunk = None if y is None else y[start : start + ENCODE_BATCH].to(device)
-        with torch.autocast(device.type, enabled=False):
-            chunks.append([z.cpu() for z in model.flow.encode(x.to(device), y_chunk).zs])
-    return [torch.cat(level) for level in zip(*chunks, strict=True)]
-
-
-@torch.no_grad()
-def decode(model: torch.nn.Module, zs: Sequence[Tensor], y: Tensor | None) -> Tensor:
-    """Images in [0, 1] ``(N, C, H, W)`` on the CPU from latents and conditions."""
-    device = model.device
-    images = []
-    for start in range(0, len(zs[0]), ENCODE_BATCH):
-        part = [z[start : start + ENCODE_BATCH].to(device) for z in zs]
-        y_part = None if y is None else y[start : start + ENCODE_BATCH].to(device)
-        with torch.autocast(device.type, enabled=False):
-            images.append((model.flow.decode(part, y_part) + 0.5).clamp(0.0, 1.0).cpu())
-    return torch.cat(images)
-
-
 def _conditional(model: torch.nn.Module) -> bool:
     return bool(model.hparams.get("conditional"))
 
@@ -215,14 +184,14 @@ def _interpolation(cfg: DictConfig, model: torch.nn.Module, datamodule: Any, out
         )
         images, y = all_images[chosen], all_conditions[chosen].float()
     y = y if _conditional(model) else None
-    zs = encode(model, images, y)
+    zs = model.encode_images(images, y)
     ends = [zs, [y]] if y is not None else [zs]
     starts = [level[0::2] for part in ends for level in part]
     stops = [level[1::2] for part in ends for level in part]
     path = interpolate(starts, stops, cfg.frames)
     frames_y = path.pop() if y is not None else None
     written = out / "interpolation.png"
-    save_image(decode(model, path, frames_y), written, nrow=cfg.frames)
+    save_image(model.decode_latents(path, frames_y), written, nrow=cfg.frames)
     return written
 
 
@@ -282,7 +251,7 @@ def _manipulation(cfg: DictConfig, model: torch.nn.Module, datamodule: Any, out:
     chosen = torch.randperm(len(images), generator=generator)[: cfg.manipulate_n]
     images, labels, y = images[chosen], labels[chosen], conditions[chosen].float()
     y = y if _conditional(model) else None
-    zs = encode(model, images, y)
+    zs = model.encode_images(images, y)
     n_with = int(labels.sum())
     if n_with in (0, len(labels)):
         raise DataError(
@@ -298,7 +267,7 @@ def _manipulation(cfg: DictConfig, model: torch.nn.Module, datamodule: Any, out:
     edited_y = None if y is None else y[:n].repeat_interleave(len(strengths), dim=0)
     name = re.sub(r"[^A-Za-z0-9_.-]+", "_", attribute)
     written = out / f"manipulation_{name}.png"
-    save_image(decode(model, edited, edited_y), written, nrow=len(strengths))
+    save_image(model.decode_latents(edited, edited_y), written, nrow=len(strengths))
     print(
         f"manipulate={attribute}: direction from {len(labels)} training images ({n_with} with it);"
         f" {n} rows, columns at strengths {strengths.tolist()}"

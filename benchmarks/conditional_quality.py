@@ -91,7 +91,7 @@ def train_command(
         f"data.image_size={options.image_size}",
         f"seed={options.seed}",
         "trainer.max_epochs=100000",
-        f"+trainer.max_time={{minutes: {options.minutes}}}",
+        f"+trainer.max_time={max_time(options.minutes)}",
         "logger=csv",
         "~callbacks.progress_bar",
         f"callbacks.sample_grid.every_n_steps={options.every_n_steps}",
@@ -99,6 +99,13 @@ def train_command(
         f"callbacks.{callback}.every_n_steps={options.every_n_steps}",
         f"callbacks.{callback}.n_repeats={options.n_repeats}",
     ]
+
+
+def max_time(minutes: float) -> str:
+    """Lightning's ``max_time`` string ``DD:HH:MM:SS`` for a budget in minutes."""
+    seconds = round(minutes * 60)
+    days, hours = seconds // 86400, seconds // 3600 % 24
+    return f"{days:02d}:{hours:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
 def accuracy_curve(run_dir: Path) -> list[dict[str, float]]:

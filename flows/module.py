@@ -21,6 +21,7 @@ from torch.optim.lr_scheduler import LambdaLR
 
 from datamodules.errors import DataError
 from datamodules.spec import DataSpec
+from flows.latents import to_flow_input
 from flows.losses import bits_per_dim, dequantize
 from flows.zeros import ZeroLinear
 from gans.conditioning import aux_classification_loss, group_sizes, random_conditions
@@ -192,6 +193,34 @@ class FlowModule(pl.LightningModule):
         conditions for the whole run)."""
         fixed_y = getattr(self, "fixed_y", None)
         return self.sample(z=self.fixed_eps, y=fixed_y, temperature=self.fixed_temperature)
+
+    @torch.no_grad()
+    def encode_images(self, images: Tensor, y: Tensor | None, batch_size: int = 64) -> list[Tensor]:
+        """The latents (one tensor per level, on the CPU) of uint8 images ``(N, 3, S, S)`` under
+        conditions ``y`` (None for an unconditional flow), at the centre of each colour bin, in
+        fp32 and in chunks of ``batch_size``."""
+        chunks = []
+        for start in range(0, len(images), batch_size):
+            unit = images[start : start + batch_size].float() / 255.0
+            x = to_flow_input(unit, self.hparams.n_bits)
+            part_y = None if y is None else y[start : start + batch_size].to(self.device)
+            with torch.autocast(self.device.type, enabled=False):
+                chunks.append([z.cpu() for z in self.flow.encode(x.to(self.device), part_y).zs])
+        return [torch.cat(level) for level in zip(*chunks, strict=True)]
+
+    @torch.no_grad()
+    def decode_latents(
+        self, zs: Sequence[Tensor], y: Tensor | None, batch_size: int = 64
+    ) -> Tensor:
+        """Images in [0, 1] ``(N, C, H, W)`` on the CPU from latents (one tensor per level) and
+        conditions: the exact inverse of ``encode_images`` up to the colour bins."""
+        images = []
+        for start in range(0, len(zs[0]), batch_size):
+            part = [z[start : start + batch_size].to(self.device) for z in zs]
+            part_y = None if y is None else y[start : start + batch_size].to(self.device)
+            with torch.autocast(self.device.type, enabled=False):
+                images.append((self.flow.decode(part, part_y) + 0.5).clamp(0.0, 1.0).cpu())
+        return torch.cat(images)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["flow_counters"] = {"steps": self.steps}

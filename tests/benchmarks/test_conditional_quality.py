@@ -12,6 +12,7 @@ from benchmarks.conditional_quality import (
     ICLEVR_RUNS,
     Options,
     accuracy_curve,
+    max_time,
     train_command,
 )
 from tests.run_helpers import REPO
@@ -33,9 +34,15 @@ def test_every_benchmarked_run_composes(name: str, tmp_path: Path) -> None:
     with initialize_config_dir(str(REPO / "conf"), version_base="1.3"):
         cfg = compose("train", overrides=_hydra_overrides(command))
     assert cfg.model.conditional
-    assert cfg.trainer.max_time == {"minutes": 3.0}
+    assert cfg.trainer.max_time == "00:00:03:00"
     assert cfg.model.generator.width == Options.width
     assert cfg.callbacks[callback].every_n_steps == Options.every_n_steps
+
+
+def test_max_time_is_lightnings_format() -> None:
+    assert max_time(15) == "00:00:15:00"
+    assert max_time(0.5) == "00:00:00:30"
+    assert max_time(61.25) == "00:01:01:15"
 
 
 def test_accuracy_curve_reads_only_scored_rows(tmp_path: Path) -> None:
