@@ -32,7 +32,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     run_cfg, datamodule, model = load_run(cfg.ckpt_path, cfg.get("run_overrides"))
     scorers = [c for c in instantiate_callbacks(run_cfg.get("callbacks")) if hasattr(c, "score")]
     if cfg.get("evaluator_ckpt"):
-        scorers.append(evaluator_scorer(cfg, model.spec))
+        scorers.append(evaluator_scorer(cfg, model))
     metrics: dict[str, float] = {"d_steps": model.d_steps, "g_steps": model.g_steps}
     for scorer in scorers:
         metrics.update(scorer.score(model, datamodule))
@@ -49,14 +49,17 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     return metrics
 
 
-def evaluator_scorer(cfg: DictConfig, spec: DataSpec) -> Any:
-    """The metric preset for the data's condition kind, scoring with ``cfg.evaluator_ckpt``."""
-    condition_kind = spec.condition_kind
-    name = cfg.metric_presets.get(condition_kind)
+def evaluator_scorer(cfg: DictConfig, model: Any) -> Any:
+    """The metric preset for the model, scoring with ``cfg.evaluator_ckpt``: ``translation`` for
+    an image-to-image model (one with ``translate``, as StarGAN), else the data's condition
+    kind."""
+    spec: DataSpec = model.spec
+    kind = "translation" if hasattr(model, "translate") else spec.condition_kind
+    name = cfg.metric_presets.get(kind)
     if name is None:
         raise DataError(
             f"evaluator_ckpt= scores conditional models; this checkpoint's data has condition kind"
-            f" {condition_kind!r} (presets exist for {sorted(cfg.metric_presets)})."
+            f" {kind!r} (presets exist for {sorted(cfg.metric_presets)})."
         )
     preset = OmegaConf.load(Path(__file__).parent / "conf" / "metric" / f"{name}.yaml")
     preset.evaluator.path = str(cfg.evaluator_ckpt)

@@ -16,12 +16,14 @@ import pytorch_lightning as pl
 import torch
 from torch import Tensor
 
+from callbacks.periodic_score import PeriodicScore
+
 
 class Evaluator(Protocol):
     def accuracy(self, images: Tensor, conditions: Tensor) -> float | Mapping[str, float]: ...
 
 
-class ConditionAccuracy(pl.Callback):
+class ConditionAccuracy(PeriodicScore):
     """Every ``every_n_steps`` D steps and at the end of training, generate ``n_repeats`` images
     per condition of each set, score them, log ``{prefix}_{set}`` (e.g. ``acc_test``) and save
     ``best.ckpt`` in ``best_dirpath`` when ``monitor`` improves.
@@ -48,23 +50,12 @@ class ConditionAccuracy(pl.Callback):
         prefix: str = "acc",
         seed: int = 0,
     ) -> None:
+        super().__init__(every_n_steps, monitor, "max", best_dirpath)
         self.evaluator = evaluator
         self.condition_sets = condition_sets
-        self.every_n_steps = every_n_steps
         self.n_repeats = n_repeats
-        self.monitor = monitor
-        self.best_dirpath = Path(best_dirpath) if best_dirpath is not None else None
         self.prefix = prefix
         self.seed = seed
-        self.best: float | None = None
-        self._last_step: int | None = None
-
-    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, *_) -> None:
-        if self.every_n_steps and pl_module.d_steps % self.every_n_steps == 0:
-            self._record(trainer, pl_module)
-
-    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._record(trainer, pl_module)
 
     def conditions(self, pl_module: pl.LightningModule, datamodule: Any) -> dict[str, Tensor]:
         """Each set's conditions ``(M, D)`` as vectors."""
@@ -90,26 +81,3 @@ class ConditionAccuracy(pl.Callback):
                 else:
                     metrics[f"{self.prefix}_{name}"] = float(result)
         return metrics
-
-    def _record(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        step = pl_module.d_steps
-        if self._last_step == step:
-            return
-        self._last_step = step
-        metrics = self.score(pl_module, trainer.datamodule)
-        for key, value in metrics.items():
-            trainer.callback_metrics[key] = torch.tensor(value)
-        for logger in trainer.loggers:
-            logger.log_metrics({**metrics, "d_steps": float(step)}, step=trainer.global_step)
-        if self.monitor is None or self.best_dirpath is None:
-            return
-        value = metrics[self.monitor]
-        if self.best is None or value > self.best:
-            self.best = value
-            trainer.save_checkpoint(self.best_dirpath / "best.ckpt")
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"best": self.best}
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        self.best = state_dict.get("best")

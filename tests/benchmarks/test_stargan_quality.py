@@ -62,8 +62,8 @@ def test_train_command_composes(tmp_path: Path) -> None:
 
 def test_steps_from_the_budget() -> None:
     assert Options(steps=1234).total_steps == 1234
-    # 30 min x 0.9 / 0.1 s = 16,200 D steps, rounded down to a multiple of every_n_steps.
-    assert Options(minutes=30, sec_per_step=0.1).total_steps == 16000
+    # 30 min x 0.8 / 0.1 s = 14,400 D steps, rounded down to a multiple of every_n_steps.
+    assert Options(minutes=30, sec_per_step=0.1).total_steps == 14000
     assert Options(minutes=0.1, sec_per_step=10, every_n_steps=50).total_steps == 50
 
 
