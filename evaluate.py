@@ -33,6 +33,8 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     scorers = [c for c in instantiate_callbacks(run_cfg.get("callbacks")) if hasattr(c, "score")]
     if cfg.get("evaluator_ckpt"):
         scorers.append(evaluator_scorer(cfg, model))
+    if cfg.get("image_metrics"):
+        scorers.append(image_quality_scorer(cfg, model))
     metrics: dict[str, float] = {"d_steps": model.d_steps, "g_steps": model.g_steps}
     for scorer in scorers:
         metrics.update(scorer.score(model, datamodule))
@@ -67,6 +69,38 @@ def evaluator_scorer(cfg: DictConfig, model: Any) -> Any:
         preset.evaluator.attributes = list(spec.condition_names)
     preset.monitor, preset.best_dirpath = None, None
     return instantiate(preset)
+
+
+def image_quality_scorer(cfg: DictConfig, model: Any) -> Any:
+    """``ImageQuality`` over ``cfg.n_images`` images: ``image_metrics=fid`` with
+    ``inception_weights`` (fid, kid_*), ``image_metrics=fcd`` with ``classifier_ckpt`` in the
+    feature space of the data's classifier (fcd, kcd_*; the preset by the data's name)."""
+    kind = cfg.image_metrics
+    if kind == "fid":
+        preset = OmegaConf.load(Path(__file__).parent / "conf" / "metric" / "fid.yaml")
+        preset.inception_weights = cfg.inception_weights
+    elif kind == "fcd":
+        data = model.spec.name.removeprefix("toy_")
+        name = cfg.fcd_presets.get(data)
+        if name is None:
+            raise DataError(
+                f"image_metrics=fcd has no classifier preset for the data {data!r} (fcd_presets"
+                f" has {sorted(cfg.fcd_presets)}); use image_metrics=fid inception_weights=PATH."
+            )
+        if not cfg.get("classifier_ckpt"):
+            raise DataError(
+                f"image_metrics=fcd scores in a classifier's feature space: give"
+                f" classifier_ckpt=PATH, a classifier of the data (conf/metric/{name}.yaml says"
+                " how to train one)."
+            )
+        preset = OmegaConf.load(Path(__file__).parent / "conf" / "metric" / f"{name}.yaml")
+        preset.classifier.path = str(cfg.classifier_ckpt)
+        preset.inception_weights = cfg.get("inception_weights")
+    else:
+        raise DataError(f"image_metrics must be fid, fcd or null, got {kind!r}")
+    preset.n_images = cfg.n_images
+    preset.monitor, preset.best_dirpath, preset.every_n_steps = None, None, None
+    return instantiate(preset, _convert_="all")
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="evaluate")
