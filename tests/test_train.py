@@ -22,6 +22,7 @@ CONDITIONAL = [
     "acgan",
     "projection_gan",
     "projection_acgan",
+    "acgan_cbn",
 ]
 
 
