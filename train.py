@@ -2,20 +2,28 @@
 
 Composes the config (conf/train.yaml), seeds everything, builds the datamodule and hands its
 DataSpec to the model, then fits. The run dir receives checkpoints, sample grids and
-``metrics.json``; the return value is ``optimized_metric`` for Hydra sweepers.
+``metrics.json``; the return value is ``optimized_metric`` for Hydra sweepers. In a multirun
+(``-m``) a job that fails writes ``failed.json`` into its dir, is logged as an error and returns
+None (Optuna marks the trial failed); the sweep's other jobs go on.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
+import sys
 import time
+import traceback
 from pathlib import Path
 
 import hydra
 import pytorch_lightning as pl
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from hydra.utils import instantiate
 from omegaconf import DictConfig
+from pytorch_lightning.utilities import rank_zero_only
 
 from runtime import resolvers
 from runtime.errors import report_data_errors
@@ -55,14 +63,65 @@ def train(cfg: DictConfig) -> dict[str, float]:
     return metrics
 
 
+def finish_wandb(failed: bool) -> None:
+    """Close the job's W&B run, if any: the next job of a multirun (same process) would otherwise
+    log into it (Lightning's WandbLogger reuses a running ``wandb.run``)."""
+    wandb = sys.modules.get("wandb")
+    if wandb is not None and getattr(wandb, "run", None) is not None:
+        wandb.finish(exit_code=1 if failed else 0)
+
+
+def _in_multirun() -> bool:
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
+def record_failure(err: BaseException) -> Path | None:
+    """Log a failed multirun job and write ``failed.json`` (job number, overrides, error,
+    traceback) into its dir, so the sweep's summary and report show it. Returns the file."""
+    hydra_cfg = HydraConfig.get()
+    overrides = list(hydra_cfg.overrides.task)
+    log.error(
+        "job %s (%s) failed: %s: %s; the sweep goes on",
+        hydra_cfg.job.num,
+        " ".join(overrides),
+        type(err).__name__,
+        err,
+        exc_info=err,
+    )
+    if rank_zero_only.rank != 0:
+        return None
+    path = Path(hydra_cfg.runtime.output_dir) / "failed.json"
+    record = {
+        "job": hydra_cfg.job.num,
+        "overrides": overrides,
+        "error": f"{type(err).__name__}: {err}",
+        "traceback": "".join(traceback.format_exception(err)),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=2) + "\n")
+    return path
+
+
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
-    metrics = report_data_errors(lambda: train(cfg))
+    try:
+        metrics = report_data_errors(lambda: train(cfg))
+    except Exception as err:
+        finish_wandb(failed=True)
+        if not _in_multirun():
+            raise
+        record_failure(err)
+        return None
+    finish_wandb(failed=False)
     name = cfg.get("optimized_metric")
     if name is None:
         return None
     if name not in metrics:
         log.warning("optimized_metric %r is not among the run's metrics %s", name, sorted(metrics))
+        return None
+    if not math.isfinite(metrics[name]):
+        # Sweepers cannot rank NaN (Optuna would stop the study): report the job as failed.
+        log.warning("optimized_metric %r is %s", name, metrics[name])
         return None
     return metrics[name]
 

@@ -11,7 +11,8 @@ from torchvision.utils import make_grid, save_image
 
 
 class SampleGrid(pl.Callback):
-    """Every ``every_n_steps`` D steps and at the end of training, save ``samples/step_XXXXXX.png``.
+    """Every ``every_n_steps`` D steps and at the end of training, save ``samples/step_XXXXXX.png``;
+    at the end of each epoch in ``at_epochs`` (counted from 1), ``samples/epoch_XXX.png``.
 
     The module provides ``sample_fixed() -> Tensor (N, C, H, W) in [0, 1]`` (same noise all run,
     so the grids show progress) and a ``d_steps`` counter (the step in the file name). For a
@@ -19,16 +20,28 @@ class SampleGrid(pl.Callback):
     labels every cell of the grid with its condition in the dataset's words.
     """
 
-    def __init__(self, dirpath: str | Path, every_n_steps: int | None = 200, nrow: int = 8) -> None:
+    def __init__(
+        self,
+        dirpath: str | Path,
+        every_n_steps: int | None = 200,
+        nrow: int = 8,
+        at_epochs: list[int] | None = None,
+    ) -> None:
         self.dirpath = Path(dirpath)
         self.every_n_steps = every_n_steps
         self.nrow = nrow
+        self.at_epochs = set(at_epochs or ())
         self._last_saved: int | None = None
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, *_) -> None:
         step = pl_module.d_steps
         if self.every_n_steps and step % self.every_n_steps == 0:
             self.save(trainer, pl_module)
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        epoch = trainer.current_epoch + 1
+        if epoch in self.at_epochs and trainer.is_global_zero:
+            self.write(trainer, pl_module, f"epoch_{epoch:03d}.png")
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self.save(trainer, pl_module)
@@ -39,9 +52,13 @@ class SampleGrid(pl.Callback):
         if not trainer.is_global_zero or self._last_saved == step:
             return None
         self._last_saved = step
+        return self.write(trainer, pl_module, f"step_{step:06d}.png")
+
+    def write(self, trainer: pl.Trainer, pl_module: pl.LightningModule, name: str) -> Path:
+        """Write the grid as ``dirpath/name`` with its legend, and log it."""
         grid = make_grid(pl_module.sample_fixed().cpu(), nrow=self.nrow, padding=2)
         self.dirpath.mkdir(parents=True, exist_ok=True)
-        path = self.dirpath / f"step_{step:06d}.png"
+        path = self.dirpath / name
         save_image(grid, path)
         self.write_legend(pl_module)
         log_grid(trainer, "samples", path, grid)

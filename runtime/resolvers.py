@@ -29,17 +29,25 @@ def run_name() -> str:
 
 
 def run_group() -> str | None:
-    """One group per multirun sweep (its directory name), none for a single run."""
+    """One group per multirun sweep, shared by all its jobs: the experiment (if any), then the
+    sweep dir's last two parts (``tips-2026-11-23_16-40-00``); none for a single run."""
     hydra_cfg = HydraConfig.get()
     if hydra_cfg.mode != RunMode.MULTIRUN:
         return None
-    return Path(hydra_cfg.sweep.dir).name
+    sweep_dir = Path(hydra_cfg.sweep.dir)
+    experiment = hydra_cfg.runtime.choices.get("experiment")
+    parts = [experiment, "_".join(sweep_dir.parts[-2:])]
+    return "-".join(p for p in parts if p)
+
+
+# Config groups whose choice becomes a tag (tip: an arm of the training-tips study).
+_TAG_GROUPS = ("model", "data", "experiment", "tip")
 
 
 def run_tags() -> list[str]:
-    """Tags from the config-group choices: model, data, experiment."""
+    """Tags from the config-group choices: model, data, experiment (and the tip arm)."""
     choices = HydraConfig.get().runtime.choices
-    return [f"{k}:{choices[k]}" for k in ("model", "data", "experiment") if choices.get(k)]
+    return [f"{k}:{choices[k]}" for k in _TAG_GROUPS if choices.get(k)]
 
 
 def wandb_offline() -> bool:
