@@ -11,12 +11,34 @@ from __future__ import annotations
 import csv
 import dataclasses
 import os
+import platform
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import torch
+
 REPO = Path(__file__).resolve().parent.parent
+
+
+def max_time(minutes: float) -> str:
+    """Lightning's ``max_time`` string ``DD:HH:MM:SS`` for a budget in minutes."""
+    seconds = round(minutes * 60)
+    days, hours = seconds // 86400, seconds // 3600 % 24
+    return f"{days:02d}:{hours:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+def machine() -> dict[str, object]:
+    """Where a benchmark ran: platform, CPU, torch threads and version, GPU."""
+    return {
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+    }
 
 
 def metric_curve(run_dir: Path, x: str, prefixes: str | tuple[str, ...]) -> list[dict[str, float]]:

@@ -17,24 +17,27 @@ each run's Hydra dir (samples, checkpoints, logs) is kept under ``OUT/runs/``.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import json
 import logging
-import os
-import platform
-import subprocess
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
-import torch
-
+from benchmarks.common import (
+    REPO,
+    Line,
+    Panel,
+    machine,
+    max_time,
+    metric_curve,
+    plot_panels,
+    run_logged,
+)
 from metrics.command import parse_key_values
 
 log = logging.getLogger(__name__)
-REPO = Path(__file__).resolve().parent.parent
 
 # Each ICLEVR run: the model config and the overrides that make it the benchmarked recipe.
 ICLEVR_RUNS: dict[str, list[str]] = {
@@ -109,23 +112,9 @@ def train_command(
     ]
 
 
-def max_time(minutes: float) -> str:
-    """Lightning's ``max_time`` string ``DD:HH:MM:SS`` for a budget in minutes."""
-    seconds = round(minutes * 60)
-    days, hours = seconds // 86400, seconds // 3600 % 24
-    return f"{days:02d}:{hours:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
-
-
 def accuracy_curve(run_dir: Path) -> list[dict[str, float]]:
     """The rows of the run's CSV log that hold accuracies: ``d_steps`` and every ``acc_*``."""
-    rows: list[dict[str, float]] = []
-    for path in sorted(run_dir.glob("csv/**/metrics.csv")):
-        with path.open() as f:
-            for row in csv.DictReader(f):
-                scores = {k: float(v) for k, v in row.items() if k.startswith("acc_") and v}
-                if scores and row.get("d_steps"):
-                    rows.append({"d_steps": float(row["d_steps"]), **scores})
-    return rows
+    return metric_curve(run_dir, "d_steps", "acc_")
 
 
 def run_training(
@@ -135,13 +124,10 @@ def run_training(
     run_dir = out / "runs" / name
     command = train_command(callback, overrides, options, run_dir)
     log.info("%s: %s", name, " ".join(command[1:]))
-    started = time.perf_counter()
-    with (out / "runs" / f"{name}.log").open("w") as output:
-        status = subprocess.run(command, cwd=REPO, stdout=output, stderr=subprocess.STDOUT)
-    wall = time.perf_counter() - started
-    if status.returncode != 0:
-        log.error("%s failed (exit %d); see %s.log", name, status.returncode, run_dir)
-        return {"name": name, "overrides": overrides, "failed": status.returncode, "wall_s": wall}
+    status, wall = run_logged(command, out / "runs" / f"{name}.log")
+    if status != 0:
+        log.error("%s failed (exit %d); see %s.log", name, status, run_dir)
+        return {"name": name, "overrides": overrides, "failed": status, "wall_s": wall}
     curve = accuracy_curve(run_dir)
     final = json.loads((run_dir / "metrics.json").read_text())
     keys = sorted({k for row in curve for k in row if k.startswith("acc_")})
@@ -210,38 +196,18 @@ def tags_classifier(options: Options, out: Path) -> tuple[str, dict[str, float] 
 
 def plot(results: Sequence[dict], path: Path) -> None:
     """Accuracy against D steps, one panel per scored set, one line per run."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     rows = [row for result in results for row in result.get("curve", [])]
-    panels = sorted({key for row in rows for key in row if key != "d_steps"})
-    if not panels:
-        return
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.6), squeeze=False)
-    for ax, key in zip(axes[0], panels, strict=True):
-        for result in results:
-            points = [(row["d_steps"], row[key]) for row in result.get("curve", []) if key in row]
-            if points:
-                ax.plot(*zip(*points, strict=True), marker=".", label=result["name"])
-        ax.set(title=key, xlabel="D steps", ylabel="accuracy", ylim=(0, 1))
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-
-
-def machine() -> dict[str, object]:
-    return {
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "torch": torch.__version__,
-        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-    }
+    keys = sorted({key for row in rows for key in row if key != "d_steps"})
+    panels = []
+    for key in keys:
+        lines = [
+            Line(
+                r["name"], [(row["d_steps"], row[key]) for row in r.get("curve", []) if key in row]
+            )
+            for r in results
+        ]
+        panels.append(Panel(key, lines, xlabel="D steps", ylabel="accuracy", ylim=(0.0, 1.0)))
+    plot_panels(panels, path)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

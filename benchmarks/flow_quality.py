@@ -41,8 +41,16 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from benchmarks import conditional_quality
-from benchmarks.common import REPO, Line, Panel, metric_curve, plot_panels, run_logged
-from benchmarks.conditional_quality import machine, max_time
+from benchmarks.common import (
+    REPO,
+    Line,
+    Panel,
+    machine,
+    max_time,
+    metric_curve,
+    plot_panels,
+    run_logged,
+)
 from datamodules.errors import DataError
 from metrics.command import parse_key_values
 
