@@ -48,14 +48,6 @@ ICLEVR_RUNS: dict[str, list[str]] = {
     # The stabilised recipe: conditional BatchNorm G, SN projection D with an auxiliary
     # classifier, hinge loss, DiffAugment, EMA of G.
     "projection_acgan": ["model=projection_acgan"],
-    # ACGAN's BatchNorm D (its classifier learns colour-shape binding far faster than the
-    # spectrally normalised trunk's) with a conditional-BatchNorm G and DiffAugment shifts.
-    "acgan_cbn": ["model=acgan_cbn"],
-    "projection_acgan_bn": [
-        "model=projection_acgan",
-        "model.discriminator.norm=batch",
-        "model.augment=[translation]",
-    ],
 }
 ANIME_RUNS: dict[str, list[str]] = {
     "cgan_mlds_mismatch": ["model=cgan_mlds", "model.mismatch_negatives=true"],

@@ -22,7 +22,6 @@ CONDITIONAL = [
     "acgan",
     "projection_gan",
     "projection_acgan",
-    "acgan_cbn",
 ]
 
 
