@@ -305,7 +305,9 @@ def test_real_sweep_then_report(tmp_path: Path) -> None:
         text=True,
         timeout=120,
     )
-    assert "has no conditions" in trained.stderr, trained.stderr[-3000:]
+    assert trained.returncode == 0, trained.stderr[-3000:]  # a failed job does not stop a sweep
+    failed = json.loads((sweep_dir / "2" / "failed.json").read_text())
+    assert "has no conditions" in failed["error"]
     reported = subprocess.run(
         [sys.executable, "-m", "callbacks.report", str(sweep_dir)],
         cwd=REPO,
