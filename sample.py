@@ -68,6 +68,8 @@ def sample(cfg: DictConfig) -> list[Path]:
         written.append(_interpolation(cfg, model, datamodule, out))
     if cfg.get("manipulate"):
         written.append(_manipulation(cfg, model, datamodule, out))
+    if cfg.get("translate"):
+        written.append(_translate_files(cfg, model, out))
     if not written and hasattr(model, "translation_rows"):
         written.append(_translations(cfg, model, datamodule, out))
     if not written:
@@ -142,6 +144,34 @@ def training_images(datamodule: Any) -> tuple[Tensor, Tensor]:
 
 
 # ----------------------------------------------------------------------------- translation
+
+
+def _translate_files(cfg: DictConfig, model: torch.nn.Module, out: Path) -> Path:
+    """Image files translated to the target domains in words (``domains='[Blond_Hair, Male]'``:
+    those attributes on, the others off): ``translated.png``, a row per file, input then output."""
+    if not hasattr(model, "translate"):
+        raise DataError(
+            "translate= needs an image-to-image checkpoint (model=stargan); this one is a"
+            f" {type(model).__name__}."
+        )
+    if cfg.get("domains") is None:
+        raise DataError(
+            f"translate= needs domains= in words, e.g. domains='[Blond_Hair, Male]' (the model's"
+            f" domains: {list(model.spec.condition_names)})."
+        )
+    files = cfg.translate
+    files = list(OmegaConf.to_container(files)) if _is_list(files) else [files]
+    size = model.spec.image_size
+    images = model.spec.from_unit(torch.stack([read_image(f, size) for f in files]).float() / 255)
+    domains = cfg.domains
+    targets = model.spec.vocab.encode(
+        list(OmegaConf.to_container(domains)) if _is_list(domains) else domains
+    )
+    translated = model.translate(images, targets.expand(len(images), -1))
+    cells = torch.stack([images, translated.cpu()], dim=1).flatten(0, 1)
+    written = out / "translated.png"
+    save_image(model.spec.to_unit(cells), written, nrow=2)
+    return written
 
 
 def _translations(cfg: DictConfig, model: torch.nn.Module, datamodule: Any, out: Path) -> Path:

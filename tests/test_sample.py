@@ -21,6 +21,7 @@ from train import train
 
 SIZE, PAD = 32, 2  # image size; save_image's padding between cells
 N_IMAGES = 60  # toy faces: 48 train, 6 val, 6 test
+STARGAN_DOMAINS = ("Black_Hair", "Blond_Hair", "Brown_Hair", "Male", "Young")
 
 
 def _train_run(run: Path, data_dir: Path, *overrides: str) -> Path:
@@ -70,6 +71,18 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
                 "model.generator.width=8",
                 "model.discriminator.width=8",
                 "model.n_samples=8",
+            ),
+            "stargan": _train_run(
+                root / "stargan",
+                data_dir,
+                "model=stargan",
+                f"data.attributes=[{','.join(STARGAN_DOMAINS)}]",
+                "model.generator.width=8",
+                "model.generator.n_res=1",
+                "model.discriminator.width=8",
+                "model.n_samples=4",
+                "callbacks.translation_grid.n_images=4",
+                "optimized_metric=null",
             ),
         }
     finally:
@@ -231,3 +244,34 @@ def test_flow_modes_on_a_gan_checkpoint_are_refused(
 
 def test_gan_checkpoint_still_samples_a_plain_grid(runs: dict[str, Path], tmp_path: Path) -> None:
     assert _png(sample(_cfg(runs["dcgan"], tmp_path, "n=4"))[0]).shape == _grid_shape(2, 2)
+
+
+def test_stargan_translates_image_files_to_domains_in_words(
+    runs: dict[str, Path], tmp_path: Path
+) -> None:
+    faces = [_face(_toy_image(runs, i), tmp_path / f"face{i}.png", (50, 70)) for i in (0, 1)]
+    written = sample(
+        _cfg(
+            runs["stargan"],
+            tmp_path / "out",
+            f"translate=[{faces[0]},{faces[1]}]",
+            "domains=[Blond_Hair,Male]",
+        )
+    )
+    assert written == [tmp_path / "out" / "translated.png"]
+    grid = _png(written[0])
+    assert grid.shape == _grid_shape(2, 2)
+    # Column 0 is each input file as the model sees it (centre crop, resize).
+    np.testing.assert_allclose(
+        _cell(grid, 1, 0), read_image(faces[1], SIZE).permute(1, 2, 0).numpy() / 255, atol=1 / 255
+    )
+    with pytest.raises(DataError, match="Blond_Hair"):
+        sample(_cfg(runs["stargan"], tmp_path / "bad", f"translate={faces[0]}"))
+    with pytest.raises(DataError, match="Purple_Hair"):
+        sample(
+            _cfg(
+                runs["stargan"], tmp_path / "bad", f"translate={faces[0]}", "domains=[Purple_Hair]"
+            )
+        )
+    with pytest.raises(DataError, match="model=stargan"):
+        sample(_cfg(runs["glow"], tmp_path / "bad", f"translate={faces[0]}", "domains=[Male]"))
