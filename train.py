@@ -27,7 +27,7 @@ from pytorch_lightning.utilities import rank_zero_only
 
 from runtime import resolvers
 from runtime.errors import report_data_errors
-from runtime.instantiate import instantiate_callbacks, instantiate_loggers
+from runtime.instantiate import instantiate_callbacks, instantiate_loggers, instantiate_node
 
 log = logging.getLogger(__name__)
 resolvers.register()
@@ -37,7 +37,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     """Fit ``cfg.model`` on ``cfg.data``; returns the final metrics (also in metrics.json)."""
     pl.seed_everything(cfg.seed, workers=True)
     # Plain containers (_convert_="all") keep checkpoints loadable with torch.load(weights_only).
-    datamodule = instantiate(cfg.data, _convert_="all")
+    datamodule = instantiate_node(cfg.data, "data", _convert_="all")
     datamodule.prepare_data()
     # The spec is passed at call time: instantiate would turn the dataclass into a DictConfig.
     model = instantiate(cfg.model, _partial_=True, _convert_="all")(spec=datamodule.spec)

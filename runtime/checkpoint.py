@@ -10,6 +10,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from datamodules.errors import DataError
+from runtime.instantiate import instantiate_node
 
 
 def run_config(ckpt_path: str | Path) -> DictConfig:
@@ -38,7 +39,7 @@ def load_run(
     cfg = run_config(ckpt_path)
     if overrides is not None:
         cfg = OmegaConf.merge(cfg, overrides)
-    datamodule = instantiate(cfg.data, _convert_="all")
+    datamodule = instantiate_node(cfg.data, "data", _convert_="all")
     model = instantiate(cfg.model, _partial_=True, _convert_="all")(spec=datamodule.spec)
     checkpoint = torch.load(ckpt_path, map_location="cpu", weights_only=True)
     try:

@@ -2,17 +2,41 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytorch_lightning as pl
+from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 from pytorch_lightning.loggers import Logger
+
+from datamodules.errors import DataError
+
+
+def instantiate_node(node: DictConfig, what: str, **kwargs: Any) -> Any:
+    """``instantiate(node, **kwargs)``, with a ``DataError`` raised while building it passed on
+    as itself (not wrapped by Hydra), and a key the target does not take reported as a
+    ``DataError`` naming the config group ``what`` (e.g. "data") and the key."""
+    try:
+        return instantiate(node, **kwargs)
+    except InstantiationException as err:
+        cause = err.__cause__
+        if isinstance(cause, DataError):
+            raise cause from None
+        if isinstance(cause, TypeError) and "unexpected keyword argument" in str(cause):
+            raise DataError(
+                f"The {what} config ({node.get('_target_')}) has a key its class does not take:"
+                f" {cause}. Another choice may have set it (model=stargan sets data.attributes,"
+                " which only CelebA data takes: data=celeba or data=toy_celeba)."
+            ) from None
+        raise
 
 
 def _instantiate_dict(cfg: DictConfig | None) -> list:
     if not cfg:
         return []
     return [
-        instantiate(node, _convert_="all")
+        instantiate_node(node, "callback", _convert_="all")
         for node in cfg.values()
         if node is not None and "_target_" in node
     ]

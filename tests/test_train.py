@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from datamodules.errors import DataError
 from tests.run_helpers import REPO, SMALL, compose_train
 from train import train
 
@@ -377,3 +378,33 @@ def test_evaluate_scores_iclevr_with_a_given_evaluator(data_dir: Path, tmp_path:
     assert 0.0 <= metrics["acc_test"] <= 1.0 and 0.0 <= metrics["acc_new_test"] <= 1.0
     written = json.loads((run / "eval_metrics.json").read_text())
     assert written["acc_test"] == metrics["acc_test"]
+
+
+def test_stargan_defaults_to_its_five_domains_and_names_wrong_data(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    cfg = compose_train(tmp_path, ["model=stargan", "data=toy_celeba"])
+    assert list(cfg.data.attributes) == ["Black_Hair", "Blond_Hair", "Brown_Hair", "Male", "Young"]
+    cfg = compose_train(tmp_path, ["model=stargan", "data=toy_celeba", "data.attributes=[Male]"])
+    assert list(cfg.data.attributes) == ["Male"]
+    assert list(compose_train(tmp_path, ["model=cglow", "data=toy_celeba"]).data.attributes) == [
+        "Male",
+        "Smiling",
+        "Pale_Skin",
+        "Goatee",
+    ]
+    with pytest.raises(DataError, match="attributes.*data=toy_celeba"):
+        train(compose_train(tmp_path, _overrides(data_dir, "model=stargan")))
+
+
+def test_a_data_error_inside_a_callback_preset_is_not_wrapped(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    missing = tmp_path / "no_such_checkpoint.pth"
+    overrides = ["model=cdcgan_iclevr", "data=toy_iclevr", "data.n_scenes=16"]
+    overrides += ["+metric@callbacks.iclevr_accuracy=iclevr_accuracy"]
+    overrides += [f"callbacks.iclevr_accuracy.evaluator.path={missing}"]
+    small = [o for o in SMALL if not o.startswith("callbacks.anime_faces")]
+    cfg = compose_train(tmp_path, [f"paths.data_dir={data_dir}", "logger=none", *small, *overrides])
+    with pytest.raises(DataError, match="no_such_checkpoint"):
+        train(cfg)
