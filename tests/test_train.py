@@ -380,11 +380,13 @@ def test_evaluate_scores_iclevr_with_a_given_evaluator(data_dir: Path, tmp_path:
     assert written["acc_test"] == metrics["acc_test"]
 
 
-def test_stargan_defaults_to_its_five_domains_and_names_wrong_data(
+def test_stargan_defaults_to_its_five_domains_at_128_and_names_wrong_data(
     data_dir: Path, tmp_path: Path
 ) -> None:
     cfg = compose_train(tmp_path, ["model=stargan", "data=toy_celeba"])
     assert list(cfg.data.attributes) == ["Black_Hair", "Blond_Hair", "Brown_Hair", "Male", "Young"]
+    assert cfg.data.image_size == 128  # the paper's; data.image_size=64 or 256 selects the others
+    assert compose_train(tmp_path, ["model=stargan", "data.image_size=64"]).data.image_size == 64
     cfg = compose_train(tmp_path, ["model=stargan", "data=toy_celeba", "data.attributes=[Male]"])
     assert list(cfg.data.attributes) == ["Male"]
     assert list(compose_train(tmp_path, ["model=cglow", "data=toy_celeba"]).data.attributes) == [
