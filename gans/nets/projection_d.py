@@ -2,8 +2,11 @@
 
 logit = psi(phi(x)) + <embed(y), phi(x)>, where phi(x) (N, C) is the sum-pooled trunk output and
 embed is a bias-free linear map of the condition (a sum of class embeddings for multi-hot y).
-With ``aux_head`` D also returns class logits from phi(x) (ACGAN's auxiliary classifier on the
-projection trunk; the GAN module adds its loss when ``aux_weight`` is set).
+With ``aux_head`` D also returns class logits (ACGAN's auxiliary classifier; the GAN module adds
+its loss when ``aux_weight`` is set): from phi(x) (``aux_trunk: shared``), or from a separate
+DCGAN trunk with BatchNorm and no spectral norm (``aux_trunk: batchnorm``) — trained alone on
+ICLEVR-like images, that trunk learns which colour goes with which shape far faster than the
+spectrally normalised one.
 """
 
 from __future__ import annotations
@@ -28,15 +31,26 @@ class ProjectionDiscriminator(nn.Module):
         width: int = 64,
         norm: Literal["batch", "none"] = "none",
         aux_head: bool = False,
+        aux_trunk: Literal["shared", "batchnorm"] = "shared",
     ) -> None:
         super().__init__()
         self.features, ch = dcgan_d_features(image_size, channels, width, norm, spectral=True)
         self.psi = spectral_norm(nn.Linear(ch, 1))
         self.embed = spectral_norm(nn.Linear(cond_dim, ch, bias=False))
-        self.classifier = nn.Linear(ch, cond_dim) if aux_head else None
+        if aux_trunk not in ("shared", "batchnorm"):
+            raise ValueError(f"aux_trunk must be 'shared' or 'batchnorm', got {aux_trunk!r}")
+        self.classifier: nn.Module | None = None
+        if aux_head and aux_trunk == "shared":
+            self.classifier = nn.Linear(ch, cond_dim)
+        elif aux_head:
+            trunk, aux_ch = dcgan_d_features(image_size, channels, width, "batch", spectral=False)
+            self.classifier = nn.Sequential(trunk, nn.Flatten(), nn.Linear(aux_ch * 16, cond_dim))
+        self.aux_trunk = aux_trunk
         self.apply(init_dcgan_weights)
 
     def forward(self, x: Tensor, y: Tensor) -> Tensor | tuple[Tensor, Tensor]:
         h = self.features(x).sum(dim=(2, 3))
         logits = self.psi(h).flatten() + (self.embed(y.to(h.dtype)) * h).sum(dim=1)
-        return logits if self.classifier is None else (logits, self.classifier(h))
+        if self.classifier is None:
+            return logits
+        return logits, self.classifier(h if self.aux_trunk == "shared" else x)

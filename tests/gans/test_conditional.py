@@ -70,10 +70,13 @@ def test_conditional_bn_starts_as_batchnorm_and_then_depends_on_the_condition() 
     assert not torch.allclose(norm(x, c), norm(x, c.flip(0)))
 
 
-def test_projection_aux_head_returns_class_logits() -> None:
-    d = ProjectionDiscriminator(cond_dim=10, image_size=32, width=4, aux_head=True)
+@pytest.mark.parametrize("trunk", ["shared", "batchnorm"])
+def test_projection_aux_head_returns_class_logits(trunk: str) -> None:
+    d = ProjectionDiscriminator(cond_dim=10, image_size=32, width=4, aux_head=True, aux_trunk=trunk)
     logits, classes = d(torch.randn(3, 3, 32, 32), torch.rand(3, 10))
     assert logits.shape == (3,) and classes.shape == (3, 10)
+    has_norm = any(isinstance(m, torch.nn.BatchNorm2d) for m in d.classifier.modules())
+    assert has_norm == (trunk == "batchnorm")
 
 
 @pytest.mark.parametrize("size", [32, 64])
