@@ -48,6 +48,8 @@ ICLEVR_RUNS: dict[str, list[str]] = {
     # The stabilised recipe: conditional BatchNorm G, SN projection D with an auxiliary
     # classifier, hinge loss, DiffAugment, EMA of G.
     "projection_acgan": ["model=projection_acgan"],
+    # The same with the aux classifier on its own BatchNorm trunk and shifts only.
+    "projection_acgan_bn": ["model=projection_acgan_bn"],
 }
 ANIME_RUNS: dict[str, list[str]] = {
     "cgan_mlds_mismatch": ["model=cgan_mlds", "model.mismatch_negatives=true"],

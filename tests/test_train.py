@@ -23,6 +23,7 @@ CONDITIONAL = [
     "acgan",
     "projection_gan",
     "projection_acgan",
+    "projection_acgan_bn",
 ]
 
 
