@@ -51,6 +51,13 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     return metrics
 
 
+def metric_preset(name: str) -> DictConfig:
+    """``conf/metric/NAME.yaml`` set up to score a checkpoint once: no monitor, no best.ckpt."""
+    preset = OmegaConf.load(Path(__file__).parent / "conf" / "metric" / f"{name}.yaml")
+    preset.monitor, preset.best_dirpath = None, None
+    return preset
+
+
 def evaluator_scorer(cfg: DictConfig, model: Any) -> Any:
     """The metric preset for the model, scoring with ``cfg.evaluator_ckpt``: ``translation`` for
     an image-to-image model (one with ``translate``, as StarGAN), else the data's condition
@@ -63,11 +70,10 @@ def evaluator_scorer(cfg: DictConfig, model: Any) -> Any:
             f"evaluator_ckpt= scores conditional models; this checkpoint's data has condition kind"
             f" {kind!r} (presets exist for {sorted(cfg.metric_presets)})."
         )
-    preset = OmegaConf.load(Path(__file__).parent / "conf" / "metric" / f"{name}.yaml")
+    preset = metric_preset(name)
     preset.evaluator.path = str(cfg.evaluator_ckpt)
     if "attributes" in preset.evaluator:  # CelebA classifier: score the model's columns by name
         preset.evaluator.attributes = list(spec.condition_names)
-    preset.monitor, preset.best_dirpath = None, None
     return instantiate(preset)
 
 
@@ -77,7 +83,7 @@ def image_quality_scorer(cfg: DictConfig, model: Any) -> Any:
     feature space of the data's classifier (fcd, kcd_*; the preset by the data's name)."""
     kind = cfg.image_metrics
     if kind == "fid":
-        preset = OmegaConf.load(Path(__file__).parent / "conf" / "metric" / "fid.yaml")
+        preset = metric_preset("fid")
         preset.inception_weights = cfg.inception_weights
     elif kind == "fcd":
         data = model.spec.name.removeprefix("toy_")
@@ -93,13 +99,13 @@ def image_quality_scorer(cfg: DictConfig, model: Any) -> Any:
                 f" classifier_ckpt=PATH, a classifier of the data (conf/metric/{name}.yaml says"
                 " how to train one)."
             )
-        preset = OmegaConf.load(Path(__file__).parent / "conf" / "metric" / f"{name}.yaml")
+        preset = metric_preset(name)
         preset.classifier.path = str(cfg.classifier_ckpt)
         preset.inception_weights = cfg.get("inception_weights")
     else:
         raise DataError(f"image_metrics must be fid, fcd or null, got {kind!r}")
     preset.n_images = cfg.n_images
-    preset.monitor, preset.best_dirpath, preset.every_n_steps = None, None, None
+    preset.every_n_steps = None
     return instantiate(preset, _convert_="all")
 
 
