@@ -79,6 +79,7 @@ class FlowModule(pl.LightningModule):
         self.classifier = None
         if aux_weight is not None:
             self.classifier = ZeroLinear(self.flow.latent_shapes[-1][0], spec.condition_dim)
+        self.aux_groups = group_sizes(spec)  # one-hot groups: a softmax per group in the aux loss
         self.steps = 0
         # One row per grid cell: the same n_samples noises (and conditions) at each temperature.
         seeded = torch.Generator().manual_seed(0)
@@ -136,7 +137,7 @@ class FlowModule(pl.LightningModule):
         out = {"bits_per_dim": bpd, "loss": bpd}
         if self.classifier is not None:
             logits = self.classifier(encoding.zs[-1].mean(dim=(2, 3)))
-            out["aux"] = aux_classification_loss(logits, y, group_sizes(self.spec))
+            out["aux"] = aux_classification_loss(logits, y, self.aux_groups)
             out["loss"] = bpd + self.hparams.aux_weight * out["aux"]
         return out
 

@@ -122,6 +122,8 @@ class GANModule(pl.LightningModule):
         if conditional:
             seeded = torch.Generator().manual_seed(0)
             self.register_buffer("fixed_y", random_conditions(spec, n_samples, seeded))
+        # One-hot groups' sizes for the aux loss (a softmax per group), None for multi-hot.
+        self.aux_groups = group_sizes(spec)
         self.d_steps = 0
         self.g_steps = 0
 
@@ -179,7 +181,7 @@ class GANModule(pl.LightningModule):
             logs["d_loss"] = d_loss.detach()
             total = d_loss
             if self.hparams.aux_weight is not None:
-                aux = aux_classification_loss(real_class, y, group_sizes(self.spec))
+                aux = aux_classification_loss(real_class, y, self.aux_groups)
                 total = total + self.hparams.aux_weight * aux
                 logs["d_aux"] = aux.detach()
             if self.hparams.gp_weight is not None:
@@ -203,7 +205,7 @@ class GANModule(pl.LightningModule):
             logs = {"g_loss": g_loss.detach()}
             total = g_loss
             if self.hparams.aux_weight is not None:
-                aux = aux_classification_loss(fake_class, y, group_sizes(self.spec))
+                aux = aux_classification_loss(fake_class, y, self.aux_groups)
                 total = total + self.hparams.aux_weight * aux
                 logs["g_aux"] = aux.detach()
             opt.zero_grad(set_to_none=True)
