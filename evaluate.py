@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import hydra
-from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 from rich.table import Table
@@ -22,7 +21,7 @@ from datamodules.spec import DataSpec
 from runtime import resolvers
 from runtime.checkpoint import load_run
 from runtime.errors import report_data_errors
-from runtime.instantiate import instantiate_callbacks
+from runtime.instantiate import instantiate_callbacks, instantiate_node
 
 resolvers.register()
 
@@ -74,7 +73,7 @@ def evaluator_scorer(cfg: DictConfig, model: Any) -> Any:
     preset.evaluator.path = str(cfg.evaluator_ckpt)
     if "attributes" in preset.evaluator:  # CelebA classifier: score the model's columns by name
         preset.evaluator.attributes = list(spec.condition_names)
-    return instantiate(preset)
+    return instantiate_node(preset, "evaluator")
 
 
 def image_quality_scorer(cfg: DictConfig, model: Any) -> Any:
@@ -106,7 +105,7 @@ def image_quality_scorer(cfg: DictConfig, model: Any) -> Any:
         raise DataError(f"image_metrics must be fid, fcd or null, got {kind!r}")
     preset.n_images = cfg.n_images
     preset.every_n_steps = None
-    return instantiate(preset, _convert_="all")
+    return instantiate_node(preset, "image metric", _convert_="all")
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="evaluate")

@@ -26,6 +26,7 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.utilities import rank_zero_only
 
 from runtime import resolvers
+from runtime.checkpoint_match import check_resume
 from runtime.errors import report_data_errors
 from runtime.instantiate import instantiate_callbacks, instantiate_loggers, instantiate_node
 
@@ -37,10 +38,13 @@ def train(cfg: DictConfig) -> dict[str, float]:
     """Fit ``cfg.model`` on ``cfg.data``; returns the final metrics (also in metrics.json)."""
     pl.seed_everything(cfg.seed, workers=True)
     # Plain containers (_convert_="all") keep checkpoints loadable with torch.load(weights_only).
-    datamodule = instantiate_node(cfg.data, "data", _convert_="all")
+    datamodule = instantiate_node(
+        cfg.data, "data", hint=OmegaConf.select(cfg, "hints.data"), _convert_="all"
+    )
     datamodule.prepare_data()
     # The spec is passed at call time: instantiate would turn the dataclass into a DictConfig.
     model = instantiate(cfg.model, _partial_=True, _convert_="all")(spec=datamodule.spec)
+    check_resume(cfg.get("ckpt_path"), model)
     callbacks = instantiate_callbacks(cfg.get("callbacks"))
     loggers = instantiate_loggers(cfg.get("logger"))
     trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)

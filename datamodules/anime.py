@@ -35,6 +35,7 @@ class AnimeFacesDataModule(CachedImageDataModule):
         drop_last: bool = True,
         seed: int = 0,
         max_bad_fraction: float = 0.01,
+        on_device: bool = False,
     ) -> None:
         super().__init__(
             root,
@@ -48,6 +49,7 @@ class AnimeFacesDataModule(CachedImageDataModule):
             drop_last=drop_last,
             seed=seed,
             max_bad_fraction=max_bad_fraction,
+            on_device=on_device,
         )
         self.save_hyperparameters()
         self.check()

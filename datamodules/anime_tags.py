@@ -48,6 +48,7 @@ class AnimeTagsDataModule(CachedImageDataModule):
         drop_last: bool = True,
         seed: int = 0,
         max_bad_fraction: float = 0.01,
+        on_device: bool = False,
     ) -> None:
         super().__init__(
             root,
@@ -61,6 +62,7 @@ class AnimeTagsDataModule(CachedImageDataModule):
             drop_last=drop_last,
             seed=seed,
             max_bad_fraction=max_bad_fraction,
+            on_device=on_device,
         )
         self.vocab = OneHotGroups((("hair", tuple(hair_colours)), ("eyes", tuple(eye_colours))))
         self.save_hyperparameters()

@@ -3,7 +3,8 @@
 A concrete datamodule (anime faces, tagged anime images, ICLEVR, CelebA) says which files to read,
 which condition each file has, and its ``DataSpec``; this base decodes the files once into an
 ``ImageCache``, splits off a validation holdout, serves whole-batch gathers from RAM and, after the
-batch reaches the device, converts it to float in ``value_range`` and flips it (DESIGN §6).
+batch reaches the device, converts it to float in ``value_range`` and flips it (DESIGN §6). With
+``on_device`` the whole cache is moved to the training device once and batches are gathered there.
 """
 
 from __future__ import annotations
@@ -30,6 +31,11 @@ class CachedImageDataModule(pl.LightningDataModule):
     Train batches are ``(images, conditions)``: uint8 ``(B, 3, S, S)`` and float ``(B, D)`` from
     the loader; after ``on_after_batch_transfer`` images are float32 ``(B, 3, S, S)`` in
     ``value_range``, randomly mirrored when training with ``hflip``.
+
+    ``on_device``: keep the uint8 sets on the training device (``trainer.strategy.root_device``;
+    CPU without a trainer) and gather each batch there; the DataLoader (no workers) then only
+    draws the indices, so the batches, their order and the flips are those of the RAM path for the
+    same seed, and DDP still shards them through its sampler.
     """
 
     subset = "images"
@@ -47,6 +53,7 @@ class CachedImageDataModule(pl.LightningDataModule):
         drop_last: bool = True,
         seed: int = 0,
         max_bad_fraction: float = 0.01,
+        on_device: bool = False,
     ) -> None:
         super().__init__()
         if len(value_range) != 2 or value_range[0] >= value_range[1]:
@@ -66,6 +73,7 @@ class CachedImageDataModule(pl.LightningDataModule):
         self.drop_last = drop_last
         self.seed = seed
         self.max_bad_fraction = max_bad_fraction
+        self.on_device = on_device
         self.train_set: ImageTensorDataset | None = None
         self.val_set: ImageTensorDataset | None = None
 
@@ -141,14 +149,21 @@ class CachedImageDataModule(pl.LightningDataModule):
         training = self.trainer is not None and self.trainer.training
         return self.transform(images, train=training), conditions
 
+    def data_device(self) -> torch.device:
+        """Where the batches are gathered: the training device with ``on_device``, else CPU."""
+        if self.on_device and self.trainer is not None:
+            return self.trainer.strategy.root_device
+        return torch.device("cpu")
+
     def _loader(self, dataset: ImageTensorDataset | None, **kwargs: Any) -> DataLoader:
         if dataset is None:
             raise RuntimeError("call setup() before asking for a dataloader")
+        num_workers = 0 if self.on_device else self.num_workers
         return DataLoader(
-            dataset,
+            dataset.to(self.data_device()),
             batch_size=self.batch_size,
-            num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0,
+            num_workers=num_workers,
+            persistent_workers=num_workers > 0,
             collate_fn=keep_batch,
             **kwargs,
         )

@@ -21,8 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from datamodules.decode import read_rgb
+from datamodules.decode import read_rgb_and_size
 from datamodules.errors import DataError
+from datamodules.image_sizes import MISSING, odd_sizes
 
 CACHE_FORMAT = 1
 CHUNK = 256
@@ -114,7 +115,8 @@ class ImageCache:
         try:
             shape = (len(self.files), 3, self.image_size, self.image_size)
             images = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=shape)
-            bad = self._decode_into(images)
+            sizes = np.full((len(self.files), 2), MISSING, dtype=np.int64)
+            bad = self._decode_into(images, sizes)
             self._check_bad(bad)
             images.flush()
             if bad:
@@ -137,6 +139,7 @@ class ImageCache:
                 f" be read: {self._describe(bad)}.",
                 stacklevel=2,
             )
+        self._warn_odd_sizes(sizes)
         return path
 
     def _open(self, path: Path) -> CachedImages | None:
@@ -170,14 +173,17 @@ class ImageCache:
             " writable or set data.cache_dir to a writable folder."
         )
 
-    def _decode_into(self, images: np.ndarray) -> list[tuple[int, str]]:
-        """Fill row i of ``images`` from file i on a thread pool; return the unreadable ones."""
+    def _decode_into(self, images: np.ndarray, sizes: np.ndarray) -> list[tuple[int, str]]:
+        """Fill row i of ``images`` from file i, and row i of ``sizes`` with its own (height,
+        width), on a thread pool; return the unreadable ones."""
 
         def fill(start: int) -> list[tuple[int, str]]:
             bad = []
             for index in range(start, min(start + CHUNK, len(self.files))):
                 try:
-                    images[index] = read_rgb(self.files[index], self.image_size, self.center_crop)
+                    images[index], sizes[index] = read_rgb_and_size(
+                        self.files[index], self.image_size, self.center_crop
+                    )
                 except (OSError, ValueError) as error:
                     bad.append((index, str(error).strip() or type(error).__name__))
             return bad
@@ -193,6 +199,25 @@ class ImageCache:
                 f" (more than max_bad_fraction={self.max_bad_fraction}): {self._describe(bad)}."
                 " Replace or delete those files, or raise data.max_bad_fraction to skip them."
             )
+
+    def _warn_odd_sizes(self, sizes: np.ndarray) -> None:
+        """Warn, naming them, about files whose size is not the one most files have: they were
+        resized like the rest, but may not belong to the data set."""
+        found = odd_sizes(sizes)
+        if found is None:
+            return
+        (height, width), odd = found
+        shown = ", ".join(
+            f"{self._relative(i)} ({sizes[i][1]}×{sizes[i][0]})" for i in odd[:SHOWN_BAD_FILES]
+        )
+        more = len(odd) - SHOWN_BAD_FILES
+        warnings.warn(
+            f"{len(odd)} of {len(self.files)} images under {self.root} are not {width}×{height}"
+            f" (width×height) like the others: {shown}{f' and {more} more' if more > 0 else ''}."
+            f" They were resized to {self.image_size}×{self.image_size} all the same; delete them"
+            " if they do not belong to the data set.",
+            stacklevel=3,
+        )
 
     def _compact(self, images: np.ndarray, bad: list[tuple[int, str]], tmp: str) -> None:
         """Rewrite ``tmp`` without the rows of bad files."""

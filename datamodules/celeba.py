@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -27,6 +28,7 @@ from datamodules.conditions import Attributes
 from datamodules.errors import DataError
 from datamodules.images import ImageTensorDataset
 from datamodules.spec import DataSpec
+from datamodules.text_file import read_head, read_text
 
 # The 40 attribute names of list_attr_celeba.txt, in file order.
 CELEBA_ATTRIBUTES = (
@@ -45,6 +47,7 @@ PARTITION_FILE = "list_eval_partition.txt"
 SPLITS = {"train": 0, "val": 1, "test": 2}
 MAX_COMBINATION_ATTRIBUTES = 8  # eval_conditions lists all 2**k combinations up to k = 8 (256)
 SHOWN_MISSING = 3
+PLUS_OR_MINUS_ONE = re.compile(r"[+-]?0*1")
 LAYOUT = (
     f"root/{IMAGE_DIR}/000001.jpg ..., root/{ATTRIBUTE_FILE} (count line, attribute-name line,"
     f" then '000001.jpg -1 1 ...') and root/{PARTITION_FILE} ('000001.jpg 0'; 0 train, 1 val,"
@@ -81,8 +84,7 @@ class AttributeTable:
 def read_attribute_header(path: Path) -> tuple[int, tuple[str, ...]]:
     """The count (line 1) and attribute names (line 2) of ``path``, reading only those lines."""
     try:
-        with path.open() as file:
-            head = [file.readline(), file.readline()]
+        head = read_head(path, 2)
     except FileNotFoundError:
         raise DataError(f"{path} is missing. The CelebA datamodule expects {LAYOUT}.") from None
     return _parse_header(path, head)
@@ -90,7 +92,7 @@ def read_attribute_header(path: Path) -> tuple[int, tuple[str, ...]]:
 
 def _parse_header(path: Path, head: list[str]) -> tuple[int, tuple[str, ...]]:
     count_line = head[0].strip() if head else ""
-    if not count_line.isdigit():
+    if not (count_line.isascii() and count_line.isdigit()):
         raise DataError(
             f"{path}:1: expected the number of images (e.g. '202599'), got {count_line!r}. Restore"
             " the file from the CelebA download."
@@ -112,7 +114,7 @@ def read_attribute_table(path: Path) -> AttributeTable:
     matches the number of image lines. Blank lines are skipped.
     """
     try:
-        text = path.read_text()
+        text = read_text(path)
     except FileNotFoundError:
         raise DataError(f"{path} is missing. The CelebA datamodule expects {LAYOUT}.") from None
     lines = text.splitlines()
@@ -147,14 +149,14 @@ def read_attribute_table(path: Path) -> AttributeTable:
     if not files:
         raise DataError(f"{path}: lists no images. Restore the file from the CelebA download.")
     body = " ".join(lines[n - 1].split(None, 1)[1] for n in numbers)
-    try:
-        values = np.fromstring(body, dtype=np.int8, sep=" ").reshape(len(files), len(names))
+    try:  # int64, not int8: 255 or 257 must not wrap round to -1 or 1 (large values saturate)
+        values = np.fromstring(body, dtype=np.int64, sep=" ").reshape(len(files), len(names))
         valid = bool(np.isin(values, (-1, 1)).all())
     except ValueError:
         valid = False
     if not valid:
         _raise_bad_value(path, lines, numbers, names)
-    return AttributeTable(path, names, tuple(files), np.asarray(numbers), values)
+    return AttributeTable(path, names, tuple(files), np.asarray(numbers), values.astype(np.int8))
 
 
 def _raise_bad_value(
@@ -172,10 +174,8 @@ def _raise_bad_value(
 
 
 def _is_plus_or_minus_one(token: str) -> bool:
-    try:
-        return int(token) in (-1, 1)
-    except ValueError:
-        return False
+    """Whether NumPy's parse above reads ``token`` as -1 or 1 (signs and leading zeros allowed)."""
+    return PLUS_OR_MINUS_ONE.fullmatch(token) is not None
 
 
 def read_partition(path: Path) -> dict[str, int]:
@@ -184,7 +184,7 @@ def read_partition(path: Path) -> dict[str, int]:
     A line that is not ``<file name> <0|1|2>`` is a ``DataError`` naming the file and line.
     """
     try:
-        text = path.read_text()
+        text = read_text(path)
     except FileNotFoundError:
         raise DataError(f"{path} is missing. The CelebA datamodule expects {LAYOUT}.") from None
     partition: dict[str, int] = {}
@@ -246,6 +246,7 @@ class CelebADataModule(CachedImageDataModule):
         cache_dir: str | Path | None = None,
         drop_last: bool = True,
         max_bad_fraction: float = 0.01,
+        on_device: bool = False,
     ) -> None:
         super().__init__(
             root,
@@ -257,6 +258,7 @@ class CelebADataModule(CachedImageDataModule):
             cache_dir=cache_dir,
             drop_last=drop_last,
             max_bad_fraction=max_bad_fraction,
+            on_device=on_device,
         )
         if crop_size is not None and crop_size <= 0:
             raise DataError(f"data.crop_size must be a positive number of pixels, got {crop_size}")

@@ -12,7 +12,16 @@ JPEG_END = b"\xff\xd9"
 
 
 def read_rgb(path: Path, image_size: int, center_crop: int | None = None) -> np.ndarray:
-    """Read ``path`` as an RGB uint8 array ``(3, image_size, image_size)``.
+    """Read ``path`` as an RGB uint8 array ``(3, image_size, image_size)``: ``read_rgb_and_size``
+    without the size."""
+    return read_rgb_and_size(path, image_size, center_crop)[0]
+
+
+def read_rgb_and_size(
+    path: Path, image_size: int, center_crop: int | None = None
+) -> tuple[np.ndarray, tuple[int, int]]:
+    """Read ``path`` as an RGB uint8 array ``(3, image_size, image_size)``, with the file's own
+    ``(height, width)`` (before any crop or resize; the image cache names files of odd sizes).
 
     Grayscale and RGBA files become RGB (alpha is dropped, as PIL's ``convert("RGB")`` does).
     With ``center_crop`` a centred square of that side is cut first (CelebA's 178×218 → 178×178);
@@ -32,10 +41,10 @@ def read_rgb(path: Path, image_size: int, center_crop: int | None = None) -> np.
         raise ValueError("not a decodable image") from error
     if image is None:
         raise ValueError("not a decodable image")
+    height, width = image.shape[:2]
     if center_crop is not None:
-        height, width = image.shape[:2]
         top, left = max((height - center_crop) // 2, 0), max((width - center_crop) // 2, 0)
         image = image[top : top + center_crop, left : left + center_crop]
     if image.shape[:2] != (image_size, image_size):
         image = cv2.resize(image, (image_size, image_size), interpolation=cv2.INTER_AREA)
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB).transpose(2, 0, 1)
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB).transpose(2, 0, 1), (height, width)

@@ -24,6 +24,7 @@ from datamodules.base import CachedImageDataModule
 from datamodules.conditions import MultiHot
 from datamodules.errors import DataError
 from datamodules.spec import DataSpec
+from datamodules.text_file import read_text
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +83,7 @@ def read_condition_sets(path: Path, vocab: MultiHot) -> list[list[str]]:
 
 def _read_json(path: Path) -> Any:
     try:
-        text = path.read_text()
+        text = read_text(path)
     except FileNotFoundError:
         raise DataError(f"{path} is missing. The ICLEVR datamodule expects {LAYOUT}.") from None
     try:
@@ -131,6 +132,7 @@ class IclevrDataModule(CachedImageDataModule):
         drop_last: bool = True,
         seed: int = 0,
         max_bad_fraction: float = 0.01,
+        on_device: bool = False,
     ) -> None:
         super().__init__(
             root,
@@ -144,6 +146,7 @@ class IclevrDataModule(CachedImageDataModule):
             drop_last=drop_last,
             seed=seed,
             max_bad_fraction=max_bad_fraction,
+            on_device=on_device,
         )
         self.save_hyperparameters()
         self.vocab = self.read_vocab()

@@ -1,4 +1,9 @@
-"""An in-memory uint8 image dataset that hands out whole batches with one indexing operation."""
+"""An in-memory uint8 image dataset that hands out whole batches with one indexing operation.
+
+The tensors may live on the training device (``data.on_device``): the batch is then gathered there
+and only the batch's indices cross from the host, asynchronously, so serving a batch never waits
+for the device.
+"""
 
 from __future__ import annotations
 
@@ -36,7 +41,18 @@ class ImageTensorDataset(Dataset[Batch]):
 
     def __getitems__(self, indices: Sequence[int]) -> Batch:
         index = torch.as_tensor(indices, dtype=torch.long)
-        return self.images[index], self.conditions[index]
+        if index.device != self.images.device:
+            if self.images.is_cuda:
+                index = index.pin_memory()
+            index = index.to(self.images.device, non_blocking=True)
+        return self.images.index_select(0, index), self.conditions.index_select(0, index)
+
+    def to(self, device: torch.device | str) -> ImageTensorDataset:
+        """The same images and conditions on ``device`` (this dataset when already there)."""
+        device = torch.device(device)
+        if self.images.device == device:
+            return self
+        return ImageTensorDataset(self.images.to(device), self.conditions.to(device))
 
 
 def keep_batch(batch: Batch) -> Batch:

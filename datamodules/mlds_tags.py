@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from datamodules.errors import DataError
+from datamodules.text_file import read_text
 
 LINE = re.compile(r"(?P<id>\w+),(?P<hair>\S+) hair (?P<eye>\S+) eyes")
 
@@ -30,7 +31,7 @@ def read_tags(
     """
     path = Path(path)
     tags = []
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
+    for number, line in enumerate(read_text(path).splitlines(), start=1):
         if not line.strip():
             continue
         match = LINE.fullmatch(line.strip())

@@ -133,6 +133,7 @@ class ToyAnimeDataModule(ProceduralData, AnimeFacesDataModule):
         drop_last: bool = True,
         seed: int = 0,
         max_bad_fraction: float = 0.01,
+        on_device: bool = False,
     ) -> None:
         self.n_images = n_images
         self.toy_seed = toy_seed
@@ -148,6 +149,7 @@ class ToyAnimeDataModule(ProceduralData, AnimeFacesDataModule):
             drop_last=drop_last,
             seed=seed,
             max_bad_fraction=max_bad_fraction,
+            on_device=on_device,
         )
 
     toy_name = "toy_anime"

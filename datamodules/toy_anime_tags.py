@@ -31,6 +31,7 @@ class ToyAnimeTagsDataModule(ProceduralData, AnimeTagsDataModule):
         drop_last: bool = True,
         seed: int = 0,
         max_bad_fraction: float = 0.01,
+        on_device: bool = False,
     ) -> None:
         self.n_images = n_images
         self.toy_seed = toy_seed
@@ -48,6 +49,7 @@ class ToyAnimeTagsDataModule(ProceduralData, AnimeTagsDataModule):
             drop_last=drop_last,
             seed=seed,
             max_bad_fraction=max_bad_fraction,
+            on_device=on_device,
         )
 
     toy_name = "toy_anime_tags"

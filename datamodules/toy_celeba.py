@@ -180,6 +180,7 @@ class ToyCelebADataModule(ProceduralData, CelebADataModule):
         cache_dir: str | Path | None = None,
         drop_last: bool = True,
         max_bad_fraction: float = 0.01,
+        on_device: bool = False,
     ) -> None:
         self.n_images = n_images
         self.toy_seed = toy_seed
@@ -195,6 +196,7 @@ class ToyCelebADataModule(ProceduralData, CelebADataModule):
             cache_dir=cache_dir,
             drop_last=drop_last,
             max_bad_fraction=max_bad_fraction,
+            on_device=on_device,
         )
 
     toy_name = "toy_celeba"

@@ -187,6 +187,7 @@ class ToyIclevrDataModule(ProceduralData, IclevrDataModule):
         drop_last: bool = True,
         seed: int = 0,
         max_bad_fraction: float = 0.01,
+        on_device: bool = False,
     ) -> None:
         self.n_scenes = n_scenes
         self.toy_seed = toy_seed
@@ -202,6 +203,7 @@ class ToyIclevrDataModule(ProceduralData, IclevrDataModule):
             drop_last=drop_last,
             seed=seed,
             max_bad_fraction=max_bad_fraction,
+            on_device=on_device,
         )
 
     toy_name = "toy_iclevr"

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytorch_lightning as pl
-import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from datamodules.errors import DataError
+from runtime.checkpoint_match import check_fits, load_checkpoint
 from runtime.instantiate import instantiate_node
 
 
@@ -39,15 +39,18 @@ def load_run(
     cfg = run_config(ckpt_path)
     if overrides is not None:
         cfg = OmegaConf.merge(cfg, overrides)
-    datamodule = instantiate_node(cfg.data, "data", _convert_="all")
+    datamodule = instantiate_node(
+        cfg.data, "data", hint=OmegaConf.select(cfg, "hints.data"), _convert_="all"
+    )
     model = instantiate(cfg.model, _partial_=True, _convert_="all")(spec=datamodule.spec)
-    checkpoint = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-    try:
-        model.load_state_dict(checkpoint["state_dict"])
-    except (KeyError, RuntimeError) as err:
-        raise DataError(
-            f"{ckpt_path} does not fit the model in its run's config ({cfg.model._target_}):"
-            f" {str(err).splitlines()[0]} Was the checkpoint moved into another run's dir?"
-        ) from err
+    checkpoint = load_checkpoint(ckpt_path)
+    check_fits(
+        checkpoint,
+        model,
+        ckpt_path,
+        "A checkpoint is read with the config of its run dir (RUN/.hydra/config.yaml): keep it in"
+        " RUN/checkpoints/ of the run that wrote it, and change no model options in run_overrides.",
+    )
+    model.load_state_dict(checkpoint["state_dict"])
     model.on_load_checkpoint(checkpoint)
     return cfg, datamodule, model.eval()

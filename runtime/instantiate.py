@@ -11,12 +11,20 @@ from omegaconf import DictConfig
 from pytorch_lightning.loggers import Logger
 
 from datamodules.errors import DataError
+from runtime.safe_logger import make_safe
+
+GENERIC_HINT = (
+    "Remove that key, or find the choice or override that set it (`python train.py ... --cfg job`"
+    " prints the composed config)."
+)
 
 
-def instantiate_node(node: DictConfig, what: str, **kwargs: Any) -> Any:
+def instantiate_node(node: DictConfig, what: str, hint: str | None = None, **kwargs: Any) -> Any:
     """``instantiate(node, **kwargs)``, with a ``DataError`` raised while building it passed on
     as itself (not wrapped by Hydra), and a key the target does not take reported as a
-    ``DataError`` naming the config group ``what`` (e.g. "data") and the key."""
+    ``DataError`` naming the config group ``what`` (e.g. "data") and the key, followed by
+    ``hint`` (what the caller knows about where such a key comes from, e.g. the config's
+    ``hints.data``) or else a generic pointer to the composed config."""
     try:
         return instantiate(node, **kwargs)
     except InstantiationException as err:
@@ -26,8 +34,7 @@ def instantiate_node(node: DictConfig, what: str, **kwargs: Any) -> Any:
         if isinstance(cause, TypeError) and "unexpected keyword argument" in str(cause):
             raise DataError(
                 f"The {what} config ({node.get('_target_')}) has a key its class does not take:"
-                f" {cause}. Another choice may have set it (model=stargan sets data.attributes,"
-                " which only CelebA data takes: data=celeba or data=toy_celeba)."
+                f" {cause}. {hint or GENERIC_HINT}"
             ) from None
         raise
 
@@ -48,5 +55,6 @@ def instantiate_callbacks(cfg: DictConfig | None) -> list[pl.Callback]:
 
 
 def instantiate_loggers(cfg: DictConfig | None) -> list[Logger]:
-    """Loggers from a ``name: {_target_: ...}`` dict; an empty dict means no logger."""
-    return _instantiate_dict(cfg)
+    """Loggers from a ``name: {_target_: ...}`` dict; an empty dict means no logger. Each is
+    made safe: a logger that fails is reported once and switched off, and training goes on."""
+    return [make_safe(logger) for logger in _instantiate_dict(cfg)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import netrc
 import os
 from pathlib import Path
@@ -9,6 +10,8 @@ from pathlib import Path
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import OmegaConf
+
+log = logging.getLogger(__name__)
 
 # Overrides that say where, not what: left out of run names.
 _NOT_IN_NAME = ("hydra.", "paths.", "logger", "seed", "ckpt_path")
@@ -51,16 +54,31 @@ def run_tags() -> list[str]:
 
 
 def wandb_offline() -> bool:
-    """Offline unless the user is logged in to W&B; an explicit ``WANDB_MODE`` wins."""
+    """Offline unless the user is logged in to W&B. ``WANDB_MODE=offline`` (or ``dryrun``,
+    ``disabled``) forces offline; any other mode is honoured only with credentials, since W&B
+    would otherwise stop the run at a login prompt."""
     mode = os.environ.get("WANDB_MODE")
-    if mode:
-        return mode in ("offline", "dryrun", "disabled")
-    if os.environ.get("WANDB_API_KEY"):
-        return False
-    try:
-        return netrc.netrc().authenticators("api.wandb.ai") is None
-    except (FileNotFoundError, netrc.NetrcParseError, OSError):
+    if mode in ("offline", "dryrun", "disabled"):
         return True
+    if _logged_in():
+        return False
+    if mode:
+        log.warning(
+            "WANDB_MODE=%s but no W&B credentials (WANDB_API_KEY or `wandb login`): logging"
+            " offline instead of asking for a login",
+            mode,
+        )
+    return True
+
+
+def _logged_in() -> bool:
+    """Whether W&B credentials exist: ``WANDB_API_KEY`` or an ``api.wandb.ai`` netrc entry."""
+    if os.environ.get("WANDB_API_KEY"):
+        return True
+    try:
+        return netrc.netrc().authenticators("api.wandb.ai") is not None
+    except (FileNotFoundError, netrc.NetrcParseError, OSError):
+        return False
 
 
 def register() -> None:
