@@ -36,6 +36,7 @@ from datamodules.spec import DataSpec
 from gans.domains import HAIR_ATTRIBUTES, hair_indices, shuffled_targets, single_domain_targets
 from gans.losses import wgan_d_loss, wgan_g_loss
 from gans.penalties import gradient_penalty
+from gans.scalars import device_scalar
 
 NetworkFactory = Callable[..., nn.Module]
 OptimizerFactory = Callable[..., Optimizer]
@@ -178,8 +179,8 @@ class StarGAN(pl.LightningModule):
             logs.update(self.g_step(real, labels, targets, opt_g))
         self.step_schedulers()
         self.log_dict({f"train/{k}": v for k, v in logs.items()}, prog_bar=True)
-        self.log("train/d_steps", float(self.d_steps))
-        self.log("train/lr", opt_d.param_groups[0]["lr"])
+        self.log("train/d_steps", device_scalar(self.d_steps, self.device))
+        self.log("train/lr", device_scalar(opt_d.param_groups[0]["lr"], self.device))
 
     def step_schedulers(self) -> None:
         """Advance both learning-rate schedules by one D step."""
