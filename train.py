@@ -122,7 +122,7 @@ def main(cfg: DictConfig) -> float | None:
         return None
     finish_wandb(failed=False)
     name = cfg.get("optimized_metric")
-    if name is None:
+    if name is None or rank_zero_only.rank != 0:  # other DDP ranks compute no metrics
         return None
     if name not in metrics:
         log.warning("optimized_metric %r is not among the run's metrics %s", name, sorted(metrics))

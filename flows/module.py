@@ -19,12 +19,16 @@ from torch import Tensor, nn
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LambdaLR
 
-from datamodules.errors import DataError
 from datamodules.spec import DataSpec
 from flows.latents import to_flow_input
 from flows.losses import bits_per_dim, dequantize
 from flows.zeros import ZeroLinear
-from gans.conditioning import aux_classification_loss, group_sizes, random_conditions
+from gans.conditioning import (
+    aux_classification_loss,
+    group_sizes,
+    random_conditions,
+    require_conditions,
+)
 
 OptimizerFactory = Callable[..., Optimizer]
 
@@ -65,12 +69,8 @@ class FlowModule(pl.LightningModule):
             raise ValueError(f"n_bits must be in 1..8, got {n_bits}")
         if aux_weight is not None and not conditional:
             raise ValueError("aux_weight needs a conditional model (conditional: true)")
-        if conditional and not spec.conditional:
-            raise DataError(
-                f"This model is conditional but the data ({spec.name or 'this dataset'}) has no"
-                " conditions. Use conditional data (data=anime_tags, data=toy_iclevr, data=iclevr)"
-                " or the unconditional flow (model=glow)."
-            )
+        if conditional:
+            require_conditions(spec, "model=glow")
         self.save_hyperparameters(ignore=["spec", "flow", "optimizer"])
         self.spec = spec
         self.optimizer_factory = optimizer

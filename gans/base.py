@@ -28,7 +28,6 @@ import torch
 from torch import Tensor, nn
 from torch.optim import Optimizer
 
-from datamodules.errors import DataError
 from datamodules.spec import DataSpec
 from gans.augment import diff_augment
 from gans.conditioning import (
@@ -36,6 +35,7 @@ from gans.conditioning import (
     group_sizes,
     mismatched,
     random_conditions,
+    require_conditions,
 )
 from gans.ema import ema_update
 from gans.fused import build_optimizer
@@ -110,12 +110,8 @@ class GANModule(pl.LightningModule):
         self.loss = loss
         self.g_opt_factory = g_opt
         self.d_opt_factory = d_opt
-        if conditional and not spec.conditional:
-            raise DataError(
-                f"This model is conditional but the data ({spec.name or 'this dataset'}) has no"
-                " conditions. Use conditional data (data=anime_tags, data=toy_iclevr, data=iclevr)"
-                " or an unconditional model (model=dcgan, wgan, wgan_gp, lsgan, hinge)."
-            )
+        if conditional:
+            require_conditions(spec, "model=dcgan, wgan, wgan_gp, lsgan, hinge")
         cond = {"cond_dim": spec.condition_dim} if conditional else {}
         self.generator = generator(
             z_dim=z_dim,

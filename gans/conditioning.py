@@ -8,7 +8,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from datamodules.errors import DataError
 from datamodules.spec import DataSpec
+
+CONDITIONAL_DATA = "data=anime_tags, toy_anime_tags, iclevr, toy_iclevr, celeba or toy_celeba"
 
 
 def random_conditions(spec: DataSpec, n: int, generator: torch.Generator | None = None) -> Tensor:
@@ -65,3 +68,14 @@ def group_sizes(spec: DataSpec) -> tuple[int, ...] | None:
     if spec.condition_kind != "onehot_groups":
         return None
     return tuple(len(words) for _, words in spec.vocab.groups)
+
+
+def require_conditions(spec: DataSpec, unconditional_models: str) -> None:
+    """Raise a ``DataError`` before training when a conditional model is given data without
+    conditions, naming the conditional data sets and ``unconditional_models`` to use instead."""
+    if not spec.conditional:
+        raise DataError(
+            f"This model is conditional but the data ({spec.name or 'this dataset'}) has no"
+            f" conditions. Use conditional data ({CONDITIONAL_DATA}) or an unconditional model"
+            f" ({unconditional_models})."
+        )

@@ -107,3 +107,19 @@ def test_finite_values_pass_whatever_their_size() -> None:
     assert _all_finite([huge, torch.zeros(0), torch.tensor(1.0)])
     assert not _all_finite([huge, torch.tensor([1.0, math.inf])])
     assert not _all_finite([torch.tensor(math.nan, dtype=torch.float64)])
+
+
+def test_a_diverged_single_run_ends_with_its_message_and_status_3(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from runtime.errors import DIVERGED, report_data_errors
+
+    def diverge() -> None:
+        raise TrainingDiverged(
+            "Training diverged at D step 7 (G step 7): not finite: d_loss = nan."
+        )
+
+    with pytest.raises(SystemExit) as exit_info:
+        report_data_errors(diverge)
+    assert exit_info.value.code == DIVERGED == 3
+    assert "litgen: Training diverged at D step 7" in capsys.readouterr().err
