@@ -19,6 +19,17 @@ def shared_fixtures() -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def anime_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A ``paths.data_dir`` holding a small ``toy_anime`` set (48 faces and as many tagged
+    images), written once per test session; tests must not change it."""
+    from datamodules.toy_anime import ensure_toy_anime
+
+    path = tmp_path_factory.mktemp("anime_data")
+    ensure_toy_anime(path / "toy_anime", n_images=48, seed=0)
+    return path
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Fail a run in which no test passed (everything skipped or deselected): CI must test."""
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")

@@ -93,25 +93,16 @@ def test_saver_killed_at_random_moments_always_leaves_a_whole_file(tmp_path: Pat
         assert torch.equal(checkpoint["x"], torch.full((2_000_000,), float(checkpoint["i"])))
 
 
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from datamodules.toy_anime import ensure_toy_anime
-
-    path = tmp_path_factory.mktemp("data")
-    ensure_toy_anime(path / "toy_anime", n_images=48, seed=0)
-    return path
-
-
 @pytest.mark.slow
 def test_training_killed_repeatedly_resumes_from_last_checkpoint(
-    data_dir: Path, tmp_path: Path
+    anime_data_dir: Path, tmp_path: Path
 ) -> None:
     run = tmp_path / "run"
     last = run / "checkpoints" / "last.ckpt"
     total_steps = 5 * 6  # 5 epochs of 6 batches
     args = [
         str(REPO / "train.py"),
-        f"paths.data_dir={data_dir}",
+        f"paths.data_dir={anime_data_dir}",
         "data.n_images=48",
         "data.batch_size=8",
         "model.generator.width=32",

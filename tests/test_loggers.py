@@ -40,18 +40,9 @@ class BrokenLogger(Logger):
         raise ConnectionError("server unreachable")
 
 
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from datamodules.toy_anime import ensure_toy_anime
-
-    path = tmp_path_factory.mktemp("data")
-    ensure_toy_anime(path / "toy_anime", n_images=48, seed=0)
-    return path
-
-
-def _overrides(data_dir: Path, *extra: str) -> list[str]:
+def _overrides(anime_data_dir: Path, *extra: str) -> list[str]:
     return [
-        f"paths.data_dir={data_dir}",
+        f"paths.data_dir={anime_data_dir}",
         "data.n_images=48",
         *SMALL,
         "trainer.max_epochs=1",
@@ -66,12 +57,12 @@ def _failures(caplog: pytest.LogCaptureFixture) -> list[str]:
 
 
 def test_a_failing_logger_is_reported_once_and_training_goes_on(
-    data_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    anime_data_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     BrokenLogger.calls.clear()
     target = f"{__name__}.BrokenLogger"
     cfg = compose_train(
-        tmp_path, _overrides(data_dir, "logger=csv", f"+logger.broken._target_={target}")
+        tmp_path, _overrides(anime_data_dir, "logger=csv", f"+logger.broken._target_={target}")
     )
     with caplog.at_level(logging.WARNING):
         metrics = train(cfg)
@@ -117,7 +108,7 @@ def test_wandb_online_without_credentials_goes_offline(
 
 def test_wandb_that_cannot_start_does_not_stop_training(
     no_wandb_login: None,
-    data_dir: Path,
+    anime_data_dir: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
@@ -128,7 +119,7 @@ def test_wandb_that_cannot_start_does_not_stop_training(
         raise wandb.errors.CommError("Run initialization has timed out")
 
     monkeypatch.setattr(wandb, "init", unreachable)
-    cfg = compose_train(tmp_path / "run", _overrides(data_dir, "logger=wandb"))
+    cfg = compose_train(tmp_path / "run", _overrides(anime_data_dir, "logger=wandb"))
     with caplog.at_level(logging.WARNING):
         metrics = train(cfg)
     assert metrics["d_steps"] == 3
@@ -138,13 +129,13 @@ def test_wandb_that_cannot_start_does_not_stop_training(
 
 def test_wandb_offline_run_needs_no_network_or_login(
     no_wandb_login: None,
-    data_dir: Path,
+    anime_data_dir: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     monkeypatch.setenv("WANDB_MODE", "online")  # asked for, but not logged in: offline
-    cfg = compose_train(tmp_path / "run", _overrides(data_dir, "logger=wandb"))
+    cfg = compose_train(tmp_path / "run", _overrides(anime_data_dir, "logger=wandb"))
     with caplog.at_level(logging.WARNING):
         train(cfg)
     assert not _failures(caplog)

@@ -11,14 +11,6 @@ from runtime.wandb_logger import WandbLogger
 from tests.run_helpers import compose_train
 
 
-@pytest.fixture
-def data_dir(tmp_path: Path) -> Path:
-    from datamodules.toy_anime import ensure_toy_anime
-
-    ensure_toy_anime(tmp_path / "data" / "toy_anime", n_images=48, seed=0)
-    return tmp_path / "data"
-
-
 class FakeRun:
     """Records what the logger asks of a W&B run."""
 
@@ -69,7 +61,7 @@ def test_a_prefix_is_part_of_the_defined_name() -> None:
 
 
 def test_train_logs_the_resolved_config(
-    monkeypatch: pytest.MonkeyPatch, data_dir: Path, tmp_path: Path
+    monkeypatch: pytest.MonkeyPatch, anime_data_dir: Path, tmp_path: Path
 ) -> None:
     import train as train_py
 
@@ -82,7 +74,7 @@ def test_train_logs_the_resolved_config(
     cfg = compose_train(
         out,
         [
-            f"paths.data_dir={data_dir}",
+            f"paths.data_dir={anime_data_dir}",
             f"paths.output_dir={out}",
             "data.n_images=48",
             "data.batch_size=8",

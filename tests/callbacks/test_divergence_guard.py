@@ -28,18 +28,9 @@ class PoisonWeight(pl.Callback):
                 next(pl_module.discriminator.parameters()).view(-1)[0] = math.nan
 
 
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from datamodules.toy_anime import ensure_toy_anime
-
-    path = tmp_path_factory.mktemp("data")
-    ensure_toy_anime(path / "toy_anime", n_images=48, seed=0)
-    return path
-
-
-def _overrides(data_dir: Path, *extra: str) -> list[str]:
+def _overrides(anime_data_dir: Path, *extra: str) -> list[str]:
     return [
-        f"paths.data_dir={data_dir}",
+        f"paths.data_dir={anime_data_dir}",
         "data.n_images=48",
         *SMALL,
         "~callbacks.anime_faces",
@@ -61,9 +52,9 @@ def _last_d_steps(run: Path) -> int:
 
 
 def test_nan_weight_stops_at_its_step_and_keeps_the_last_good_checkpoint(
-    data_dir: Path, tmp_path: Path
+    anime_data_dir: Path, tmp_path: Path
 ) -> None:
-    cfg = compose_train(tmp_path, _overrides(data_dir, "logger=csv", *_poisoned(3)))
+    cfg = compose_train(tmp_path, _overrides(anime_data_dir, "logger=csv", *_poisoned(3)))
     with pytest.raises(TrainingDiverged, match=r"D step 3 \(G step 3\).*train/d_loss = nan"):
         train(cfg)
     assert _last_d_steps(tmp_path) == 2
@@ -74,11 +65,16 @@ def test_nan_weight_stops_at_its_step_and_keeps_the_last_good_checkpoint(
     assert "diverged" in next((tmp_path / "csv").rglob("metrics.csv")).read_text()
 
 
-def test_a_diverged_state_is_never_saved_between_checks(data_dir: Path, tmp_path: Path) -> None:
+def test_a_diverged_state_is_never_saved_between_checks(
+    anime_data_dir: Path, tmp_path: Path
+) -> None:
     cfg = compose_train(
         tmp_path,
         _overrides(
-            data_dir, "logger=none", "callbacks.divergence_guard.every_n_steps=100", *_poisoned(3)
+            anime_data_dir,
+            "logger=none",
+            "callbacks.divergence_guard.every_n_steps=100",
+            *_poisoned(3),
         ),
     )
     with pytest.raises(TrainingDiverged, match="D step 3"):
@@ -87,11 +83,13 @@ def test_a_diverged_state_is_never_saved_between_checks(data_dir: Path, tmp_path
 
 
 def test_huge_learning_rate_stops_the_run_at_the_first_bad_step(
-    data_dir: Path, tmp_path: Path
+    anime_data_dir: Path, tmp_path: Path
 ) -> None:
     cfg = compose_train(
         tmp_path,
-        _overrides(data_dir, "logger=none", "optimizer@model.d_opt=sgd", "model.d_opt.lr=1e4"),
+        _overrides(
+            anime_data_dir, "logger=none", "optimizer@model.d_opt=sgd", "model.d_opt.lr=1e4"
+        ),
     )
     with pytest.raises(TrainingDiverged, match="not finite: ") as err:
         train(cfg)
