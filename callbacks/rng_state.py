@@ -46,15 +46,15 @@ class RNGState(pl.Callback):
     """Saves the global RNG states with every checkpoint and restores them on resume.
 
     The state is taken when the checkpoint is written and set back when Lightning restores the
-    callbacks, before the training loop builds its first data iterator (whose shuffle seed comes
-    from torch's RNG). Callbacks that draw random numbers while scoring fork the RNG (as the
-    metric callbacks do), so they do not change what training draws.
+    callbacks, before training draws again. (The data order does not come from these RNGs: the
+    training loader's sampler has its own seed, see ``datamodules/resumable.py``.) Callbacks that
+    draw random numbers while scoring fork the RNG (as the metric callbacks do), so they do not
+    change what training draws.
 
     Under DDP every rank starts from the same seed (and, on resume, from rank 0's saved state), so
     every rank would draw the same latents, flips and dequantization noise for its share of the
     batch. At fit start each rank therefore reseeds from one shared draw plus its rank: the
-    ranks' streams differ and are still reproducible. (The data order is not affected: the
-    distributed sampler has its own seed.)
+    ranks' streams differ and are still reproducible (the data order is not affected).
     """
 
     def state_dict(self) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from torch.utils.data import DataLoader
 from datamodules.cache import ImageCache
 from datamodules.errors import DataError
 from datamodules.images import Batch, ImageTensorDataset, keep_batch
+from datamodules.resumable import ResumableDataLoader, ResumableSampler
 from datamodules.spec import DataSpec
 from datamodules.transforms import random_hflip, to_value_range
 
@@ -129,7 +130,9 @@ class CachedImageDataModule(pl.LightningDataModule):
             )
         self.train_set = ImageTensorDataset(images, conditions)
 
-    def train_dataloader(self) -> DataLoader:
+    def train_dataloader(self) -> ResumableDataLoader:
+        """The shuffled training loader: each epoch's order comes from ``seed`` and the epoch, and
+        a mid-epoch checkpoint resumes it where it stopped (``datamodules/resumable.py``)."""
         return self._loader(self.train_set, shuffle=True, drop_last=self.drop_last)
 
     def val_dataloader(self) -> DataLoader | list:
@@ -155,15 +158,22 @@ class CachedImageDataModule(pl.LightningDataModule):
             return self.trainer.strategy.root_device
         return torch.device("cpu")
 
-    def _loader(self, dataset: ImageTensorDataset | None, **kwargs: Any) -> DataLoader:
+    def _loader(
+        self, dataset: ImageTensorDataset | None, shuffle: bool, drop_last: bool
+    ) -> DataLoader:
+        """A loader of whole-batch gathers from ``dataset``; when shuffled, a
+        :class:`ResumableDataLoader` (sharded over the ranks under DDP)."""
         if dataset is None:
             raise RuntimeError("call setup() before asking for a dataloader")
+        dataset = dataset.to(self.data_device())
         num_workers = 0 if self.on_device else self.num_workers
-        return DataLoader(
-            dataset.to(self.data_device()),
-            batch_size=self.batch_size,
-            num_workers=num_workers,
-            persistent_workers=num_workers > 0,
-            collate_fn=keep_batch,
-            **kwargs,
-        )
+        common: dict[str, Any] = {
+            "batch_size": self.batch_size,
+            "num_workers": num_workers,
+            "persistent_workers": num_workers > 0,
+            "collate_fn": keep_batch,
+            "drop_last": drop_last,
+        }
+        if not shuffle:
+            return DataLoader(dataset, **common)
+        return ResumableDataLoader(dataset, sampler=ResumableSampler(dataset, self.seed), **common)

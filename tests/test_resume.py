@@ -2,7 +2,9 @@
 
 Each case trains 2 epochs of 3 batches in one run, and 1 epoch then a resumed second epoch in
 another, and compares the two final checkpoints entry by entry: weights (EMA copy, ActNorm
-included), both optimizers, learning-rate schedules, counters and the saved RNG states.
+included), both optimizers, learning-rate schedules, counters and the saved RNG states. One more
+case resumes from a checkpoint written mid-epoch, where the loader must continue the epoch's
+shuffle where it stopped.
 """
 
 from __future__ import annotations
@@ -123,6 +125,35 @@ def test_resumed_run_equals_uninterrupted_run(case: str, data_dir: Path, tmp_pat
     )
 
 
+def test_resumed_from_mid_epoch_equals_uninterrupted_run(data_dir: Path, tmp_path: Path) -> None:
+    # 2 epochs of 4 batches; a D step every batch and a G step every second one make global step
+    # 9 the end of batch 2 of epoch 1, where last.ckpt is saved; the run crashes at the next
+    # batch and resumes from there. The rest of the epoch must be the same batches in the same
+    # order, so the final state is the uninterrupted run's.
+    overrides = [
+        *CASES["wgan_gp_ema"](data_dir),
+        "++trainer.limit_train_batches=4",
+        "optimized_metric=null",
+        "trainer.max_epochs=2",
+        "callbacks.model_checkpoint.every_n_train_steps=9",
+    ]
+    train(compose_train(tmp_path / "whole", overrides))
+    last = tmp_path / "resumed" / "checkpoints" / "last.ckpt"
+    crash = [f"+callbacks.crash._target_={__name__}.CrashAt", "+callbacks.crash.d_steps=6"]
+    with pytest.raises(RuntimeError, match="crash after D step 6"):
+        train(compose_train(tmp_path / "resumed", [*overrides, *crash]))
+    mid = torch.load(last, weights_only=True)
+    assert mid["global_step"] == 9
+    assert mid["loops"]["fit_loop"]["state_dict"]["combined_loader"] == [{"epoch": 1, "batches": 2}]
+    train(compose_train(tmp_path / "resumed", [*overrides, f"ckpt_path={last}"]))
+
+    whole, resumed = _final(tmp_path / "whole"), _final(tmp_path / "resumed")
+    assert whole["global_step"] == resumed["global_step"] == 12
+    for key in ("state_dict", "optimizer_states", "gan_counters"):
+        _assert_same(whole[key], resumed[key], key)
+    _assert_same(whole["callbacks"]["RNGState"], resumed["callbacks"]["RNGState"], "rng")
+
+
 class CrashAt(pl.Callback):
     """Raises (as a crash would stop the process) before the batch after ``d_steps`` D steps."""
 
@@ -155,3 +186,13 @@ def test_crashes_at_an_epoch_end_and_mid_epoch_resume_to_the_right_step_count(
         assert torch.load(last, weights_only=True)["gan_counters"]["d_steps"] == step
     metrics = train(compose_train(tmp_path, [*overrides, f"ckpt_path={last}"]))
     assert (metrics["d_steps"], metrics["g_steps"]) == (12, 12)
+
+
+def test_overfit_batches_swaps_in_a_sequential_sampler_and_trains(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    """Lightning rebuilds the training loader with a sequential sampler for overfit_batches; the
+    resumable loader then acts as a plain one."""
+    overrides = _gan(data_dir, "~callbacks.anime_faces", "+trainer.overfit_batches=2")
+    metrics = train(compose_train(tmp_path, [*overrides, "trainer.max_epochs=2"]))
+    assert metrics["d_steps"] == 4
