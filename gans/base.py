@@ -32,9 +32,11 @@ from datamodules.spec import DataSpec
 from gans.augment import diff_augment
 from gans.conditioning import (
     aux_classification_loss,
+    binding_table,
     group_sizes,
     mismatched,
     random_conditions,
+    rebound,
     require_conditions,
 )
 from gans.ema import ema_update
@@ -67,6 +69,8 @@ class GANModule(pl.LightningModule):
         n_samples: size of the fixed-noise sample grid.
         conditional: G and D take the data's conditions (the data must have them).
         mismatch_negatives: also train D on real images with wrong conditions, labelled fake.
+        mismatch_kind: how the wrong conditions are made: ``roll`` (another image's, the anime
+            study's) or ``rebind`` (ICLEVR: the same colours and shapes, bound wrongly).
         aux_weight: weight of ACGAN's auxiliary classification loss; None is off.
         augment: DiffAugment transforms applied to every image D sees (``["translation",
             "cutout"]``); None or empty is off.
@@ -94,6 +98,7 @@ class GANModule(pl.LightningModule):
         n_samples: int = 64,
         conditional: bool = False,
         mismatch_negatives: bool = False,
+        mismatch_kind: str = "roll",
         aux_weight: float | None = None,
         augment: Sequence[str] | None = None,
         channels_last: bool = False,
@@ -112,6 +117,12 @@ class GANModule(pl.LightningModule):
         self.d_opt_factory = d_opt
         if conditional:
             require_conditions(spec, "model=dcgan, wgan, wgan_gp, lsgan, hinge")
+        if mismatch_kind not in ("roll", "rebind"):
+            raise ValueError(f"mismatch_kind must be roll or rebind, got {mismatch_kind!r}")
+        # Rebinding needs the colour x shape table of the condition names (ICLEVR only).
+        self.binding = None
+        if mismatch_negatives and mismatch_kind == "rebind":
+            self.binding = binding_table(spec.condition_names)
         cond = {"cond_dim": spec.condition_dim} if conditional else {}
         self.generator = generator(
             z_dim=z_dim,
@@ -200,7 +211,8 @@ class GANModule(pl.LightningModule):
             fake_logits, _ = self.discriminate(fake, y)
             logs = {"d_real": real_logits.detach().mean(), "d_fake": fake_logits.detach().mean()}
             if self.hparams.mismatch_negatives:
-                wrong_logits, _ = self.discriminate(real, mismatched(y))
+                wrong = mismatched(y) if self.binding is None else rebound(y, self.binding)
+                wrong_logits, _ = self.discriminate(real, wrong)
                 logs["d_mismatch"] = wrong_logits.detach().mean()
                 fake_logits = torch.cat([fake_logits, wrong_logits])
             d_loss = self.loss.d(real_logits, fake_logits)

@@ -45,6 +45,48 @@ def mismatched(conditions: Tensor) -> Tensor:
     return conditions.roll(1, dims=0)
 
 
+def binding_table(names: Sequence[str]) -> Tensor:
+    """``(n_colours, n_shapes)`` condition indices of ``"<colour> <shape>"`` names (ICLEVR's 24
+    objects), -1 where a pair has no name. Raises ``DataError`` for names of another form."""
+    parts = [name.split() for name in names]
+    if not parts or any(len(p) != 2 for p in parts):
+        raise DataError(
+            f"rebinding negatives need condition names '<colour> <shape>' (ICLEVR's objects), got"
+            f" {list(names)[:4]}...; use mismatch_kind=roll for other conditions."
+        )
+    colours = sorted({c for c, _ in parts})
+    shapes = sorted({s for _, s in parts})
+    table = torch.full((len(colours), len(shapes)), -1, dtype=torch.long)
+    for index, (colour, shape) in enumerate(parts):
+        table[colours.index(colour), shapes.index(shape)] = index
+    return table
+
+
+def rebound(conditions: Tensor, table: Tensor) -> Tensor:
+    """Multi-hot ``"<colour> <shape>"`` conditions with the shapes of two objects of different
+    colour and shape swapped: the same colours and shapes, bound wrongly ("red cube, blue sphere"
+    becomes "red sphere, blue cube"). D learns from real images paired with these that binding
+    matters, which colour and shape counts alone do not teach. Rows with no such pair (one
+    object, or all of one colour or shape) get another row's condition instead (:func:`mismatched`).
+    """
+    where = {int(index): divmod(cell, table.size(1)) for cell, index in enumerate(table.flatten())}
+    on_cpu = conditions.detach().cpu()  # a few dozen rows of 24: cheaper on the host
+    out = mismatched(on_cpu).clone()
+    for row in range(on_cpu.size(0)):
+        objects = [where[i] for i in on_cpu[row].nonzero().flatten().tolist()]
+        pairs = [(a, b) for a in objects for b in objects if a[0] < b[0] and a[1] != b[1]]
+        if not pairs:
+            continue
+        (c1, s1), (c2, s2) = pairs[0]
+        wrong = on_cpu[row].clone()
+        wrong[table[c1, s1]] = 0
+        wrong[table[c2, s2]] = 0
+        wrong[table[c1, s2]] = 1
+        wrong[table[c2, s1]] = 1
+        out[row] = wrong
+    return out.to(conditions.device)
+
+
 def aux_classification_loss(
     class_logits: Tensor, conditions: Tensor, group_sizes: Sequence[int] | None = None
 ) -> Tensor:
