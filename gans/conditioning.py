@@ -66,7 +66,8 @@ def rebound(conditions: Tensor, table: Tensor) -> Tensor:
     """Multi-hot ``"<colour> <shape>"`` conditions with the shapes of two objects of different
     colour and shape swapped: the same colours and shapes, bound wrongly ("red cube, blue sphere"
     becomes "red sphere, blue cube"). D learns from real images paired with these that binding
-    matters, which colour and shape counts alone do not teach. Rows with no such pair (one
+    matters, which colour and shape counts alone do not teach (anime tags, ``"<colour> hair"`` and
+    ``"<colour> eyes"``, get their hair and eye colours swapped). Rows with no such pair (one
     object, or all of one colour or shape) get another row's condition instead (:func:`mismatched`).
     """
     where = {int(index): divmod(cell, table.size(1)) for cell, index in enumerate(table.flatten())}

@@ -162,6 +162,7 @@ def _conditional_loader(spec: DataSpec, n_batches: int, batch_size: int = 4):
     [
         ("condition_map", {}),
         ("dot_product", {"mismatch_negatives": True}),
+        ("projection", {"mismatch_negatives": True, "mismatch_kind": "rebind"}),
         ("acgan", {"aux_weight": 1.0}),
         ("projection", {"gp_weight": 1.0}),
         ("projection", {"augment": ["translation", "cutout"]}),
