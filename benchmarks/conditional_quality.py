@@ -50,6 +50,8 @@ ICLEVR_RUNS: dict[str, list[str]] = {
     "projection_acgan": ["model=projection_acgan"],
     # The same with the aux classifier on its own BatchNorm trunk and shifts only.
     "projection_acgan_bn": ["model=projection_acgan_bn"],
+    # The same, with real images under wrongly bound conditions as extra negatives for D.
+    "projection_acgan_rebind": ["model=projection_acgan_rebind"],
 }
 ANIME_RUNS: dict[str, list[str]] = {
     "cgan_mlds_mismatch": ["model=cgan_mlds", "model.mismatch_negatives=true"],

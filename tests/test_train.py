@@ -24,6 +24,7 @@ CONDITIONAL = [
     "projection_gan",
     "projection_acgan",
     "projection_acgan_bn",
+    "projection_acgan_rebind",
 ]
 
 
