@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytorch_lightning as pl
 from hydra import compose, initialize_config_dir
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
@@ -36,3 +37,18 @@ def compose_train(out_dir: Path, overrides: list[str]) -> DictConfig:
     HydraConfig.instance().set_config(cfg)
     out_dir.mkdir(parents=True, exist_ok=True)
     return cfg
+
+
+def quiet_trainer(**kwargs: object) -> pl.Trainer:
+    """A CPU trainer for one epoch without logger, progress bar, model summary or checkpoints;
+    ``kwargs`` override or add Trainer arguments (``callbacks``, ``max_steps``, ...)."""
+    args: dict[str, object] = dict(
+        accelerator="cpu",
+        max_epochs=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
+    args.update(kwargs)
+    return pl.Trainer(**args)

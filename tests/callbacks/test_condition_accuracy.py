@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytorch_lightning as pl
 import torch
 
 from callbacks.condition_accuracy import ConditionAccuracy
 from gans.nets.condition_map_d import ConditionMapDiscriminator
 from tests.gans.test_conditional import ANIME, _cgan, _conditional_loader
+from tests.run_helpers import quiet_trainer
 
 
 class ScriptedEvaluator:
@@ -35,13 +35,7 @@ def test_scores_sets_in_words_and_keeps_the_best_checkpoint(tmp_path: Path) -> N
         best_dirpath=tmp_path,
     )
     model = _cgan(ANIME, ConditionMapDiscriminator)
-    trainer = pl.Trainer(
-        accelerator="cpu",
-        max_epochs=1,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
+    trainer = quiet_trainer(
         callbacks=[callback],
     )
     trainer.fit(model, _conditional_loader(ANIME, 3))

@@ -13,16 +13,11 @@ from torch.testing import assert_close
 
 from callbacks.translation_grid import TranslationGrid
 from tests.gans.test_stargan import attribute_loader, tiny_stargan
+from tests.run_helpers import quiet_trainer
 
 
 def _fit(model: pl.LightningModule, grid: TranslationGrid, n_batches: int) -> pl.Trainer:
-    trainer = pl.Trainer(
-        accelerator="cpu",
-        max_epochs=1,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
+    trainer = quiet_trainer(
         callbacks=[grid],
     )
     trainer.fit(model, attribute_loader(n_batches))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from functools import partial
 
-import pytorch_lightning as pl
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
@@ -51,17 +50,3 @@ def loader(n_batches: int, conditions: int = 0, batch_size: int = 4, seed: int =
     images = torch.rand(n_batches * batch_size, 3, 8, 8, generator=g) * 2 - 1
     labels = (torch.rand(len(images), conditions, generator=g) < 0.3).float()
     return DataLoader(TensorDataset(images, labels), batch_size=batch_size)
-
-
-def trainer(**kwargs) -> pl.Trainer:
-    """A quiet CPU trainer without logger, progress bar or checkpoints (unless given)."""
-    args = dict(
-        accelerator="cpu",
-        max_epochs=1,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-    )
-    args.update(kwargs)
-    return pl.Trainer(**args)

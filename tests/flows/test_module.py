@@ -12,7 +12,8 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from datamodules.errors import DataError
 from flows.actnorm import ActNorm
-from tests.flows.helpers import SHAPES, SPEC, loader, tiny_flow, trainer
+from tests.flows.helpers import SHAPES, SPEC, loader, tiny_flow
+from tests.run_helpers import quiet_trainer
 
 
 def _actnorm_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -30,7 +31,7 @@ def test_training_lowers_bits_per_dim() -> None:
     data = loader(1, batch_size=16)
     images, conditions = next(iter(data))
     before = model.losses(images, None)["bits_per_dim"].item()
-    trainer(max_epochs=30).fit(model, data)
+    quiet_trainer(max_epochs=30).fit(model, data)
     after = model.losses(images, None)["bits_per_dim"].item()
     assert model.steps == 30
     assert after < before - 0.5, (before, after)
@@ -39,7 +40,7 @@ def test_training_lowers_bits_per_dim() -> None:
 def test_resume_keeps_actnorm_init_warmup_and_counters(tmp_path: Path) -> None:
     torch.manual_seed(0)
     first = tiny_flow(warmup_steps=4)
-    trainer(max_steps=2).fit(first, loader(2))
+    quiet_trainer(max_steps=2).fit(first, loader(2))
     ckpt = tmp_path / "two.ckpt"
     first.trainer.save_checkpoint(ckpt)
     saved = torch.load(ckpt, weights_only=True)
@@ -51,7 +52,7 @@ def test_resume_keeps_actnorm_init_warmup_and_counters(tmp_path: Path) -> None:
     resumed = tiny_flow(warmup_steps=4)
     images, conditions = loader(3, seed=1).dataset.tensors
     shifted = DataLoader(TensorDataset(images * 50 + 20, conditions), batch_size=4)  # new stats
-    trainer(max_steps=3, max_epochs=2).fit(resumed, shifted, ckpt_path=ckpt)
+    quiet_trainer(max_steps=3, max_epochs=2).fit(resumed, shifted, ckpt_path=ckpt)
     assert resumed.steps == 3
     # One Adam step (lr 1e-3) moves ActNorm a little; a second data init would move it a lot.
     for key, value in _actnorm_state(first).items():
@@ -64,7 +65,7 @@ def test_resume_keeps_actnorm_init_warmup_and_counters(tmp_path: Path) -> None:
 def test_state_dict_loaded_into_a_fresh_module_is_not_reinitialised() -> None:
     torch.manual_seed(0)
     trained = tiny_flow()
-    trainer(max_steps=1).fit(trained, loader(1))
+    quiet_trainer(max_steps=1).fit(trained, loader(1))
     fresh = tiny_flow()
     fresh.load_state_dict(trained.state_dict())
     images = torch.rand(4, 3, 8, 8) * 100
@@ -74,7 +75,7 @@ def test_state_dict_loaded_into_a_fresh_module_is_not_reinitialised() -> None:
 
 def test_gradients_are_clipped_by_the_module() -> None:
     model = tiny_flow(grad_clip_norm=1e-3)
-    fitted = trainer(max_steps=1)
+    fitted = quiet_trainer(max_steps=1)
     fitted.fit(model, loader(1))
     assert fitted.gradient_clip_val is None
     assert fitted.callback_metrics["train/grad_norm"] > 1e-3
@@ -84,14 +85,14 @@ def test_gradients_are_clipped_by_the_module() -> None:
 
 def test_validation_logs_bits_per_dim() -> None:
     model = tiny_flow()
-    (metrics,) = trainer().validate(model, loader(2), verbose=False)
+    (metrics,) = quiet_trainer().validate(model, loader(2), verbose=False)
     assert 0 < metrics["val/bits_per_dim"] < 20
 
 
 def test_fixed_grid_shows_each_temperature_and_is_repeatable() -> None:
     torch.manual_seed(0)
     model = tiny_flow(n_samples=4, temperatures=[0.5, 1.0])
-    trainer(max_steps=1).fit(model, loader(1))
+    quiet_trainer(max_steps=1).fit(model, loader(1))
     grid = model.sample_fixed()
     assert grid.shape == (8, 3, 8, 8) and grid.min() >= 0 and grid.max() <= 1
     assert_close(model.sample_fixed(), grid)
@@ -106,7 +107,7 @@ def test_conditional_flow_uses_the_conditions() -> None:
     model = tiny_flow(spec=SHAPES, conditional=True, aux_weight=0.5, n_samples=2)
     assert model.fixed_y.shape == (6, 6)
     assert_close(model.fixed_y[:2], model.fixed_y[2:4])
-    fitted = trainer(max_steps=2)
+    fitted = quiet_trainer(max_steps=2)
     fitted.fit(model, loader(2, conditions=6))
     assert {"train/aux", "train/bits_per_dim", "train/loss"} <= fitted.callback_metrics.keys()
     images, y = next(iter(loader(1, conditions=6)))

@@ -12,6 +12,7 @@ from datamodules.spec import DataSpec
 from gans import losses
 from gans.base import GANModule
 from gans.nets.dcgan import DCGANDiscriminator, DCGANGenerator
+from tests.run_helpers import quiet_trainer
 
 SPEC = DataSpec(image_size=32, name="test")
 
@@ -41,14 +42,6 @@ def loader(n_batches: int, batch_size: int = 4) -> DataLoader:
 
 def fit(model: GANModule, n_batches: int, **trainer_kwargs) -> pl.Trainer:
     """Train ``model`` on ``n_batches`` batches on CPU, without logging or checkpoints."""
-    trainer = pl.Trainer(
-        accelerator="cpu",
-        max_epochs=1,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        **trainer_kwargs,
-    )
+    trainer = quiet_trainer(**trainer_kwargs)
     trainer.fit(model, loader(n_batches))
     return trainer

@@ -24,6 +24,7 @@ from gans.nets.condition_map_d import ConditionMapDiscriminator
 from gans.nets.dot_product_d import DotProductDiscriminator
 from gans.nets.projection_d import ProjectionDiscriminator
 from tests.gans.helpers import fit, tiny_gan
+from tests.run_helpers import quiet_trainer
 
 HAIR = ("aqua", "black", "blonde", "blue", "brown", "gray")
 EYE = ("aqua", "black", "blue", "brown")
@@ -170,18 +171,10 @@ def _conditional_loader(spec: DataSpec, n_batches: int, batch_size: int = 4):
     ],
 )
 def test_conditional_models_train_and_sample(spec: DataSpec, name: str, options: dict) -> None:
-    import pytorch_lightning as pl
 
     discriminator = DISCRIMINATORS.get(name) or partial(ProjectionDiscriminator, aux_head=True)
     model = _cgan(spec, discriminator, **options)
-    trainer = pl.Trainer(
-        accelerator="cpu",
-        max_epochs=1,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-    )
+    trainer = quiet_trainer()
     trainer.fit(model, _conditional_loader(spec, 2))
     assert (model.d_steps, model.g_steps) == (2, 2)
     metrics = trainer.callback_metrics

@@ -31,6 +31,7 @@ from tests.flows.helpers import tiny_flow
 from tests.gans.helpers import fit, loader, tiny_gan
 from tests.gans.test_conditional import ANIME, _cgan, _conditional_loader
 from tests.gans.test_stargan import attribute_loader, tiny_stargan
+from tests.run_helpers import quiet_trainer
 
 REPO = Path(__file__).resolve().parents[2]
 WGAN_GP = dict(
@@ -229,14 +230,7 @@ def host_reads(monkeypatch: pytest.MonkeyPatch) -> HostReads:
 
 def _trained_watched(reads: HostReads, model: pl.LightningModule, data: object) -> None:
     with reads.watching(model):
-        pl.Trainer(
-            accelerator="cpu",
-            max_epochs=1,
-            logger=False,
-            enable_checkpointing=False,
-            enable_progress_bar=False,
-            enable_model_summary=False,
-        ).fit(model, data)
+        quiet_trainer().fit(model, data)
 
 
 CASES = {
