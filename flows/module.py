@@ -29,6 +29,7 @@ from gans.conditioning import (
     random_conditions,
     require_conditions,
 )
+from gans.fused import build_optimizer
 
 OptimizerFactory = Callable[..., Optimizer]
 
@@ -103,7 +104,7 @@ class FlowModule(pl.LightningModule):
         return self.steps
 
     def configure_optimizers(self) -> dict[str, Any]:
-        optimizer = self.optimizer_factory(self.parameters())
+        optimizer = build_optimizer(self.optimizer_factory, self.parameters())
         warmup = max(1, self.hparams.warmup_steps)
         scheduler = LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / warmup))
         schedule = {"scheduler": scheduler, "interval": "step"}

@@ -34,6 +34,7 @@ from torch.optim.lr_scheduler import LambdaLR
 from datamodules.errors import DataError
 from datamodules.spec import DataSpec
 from gans.domains import HAIR_ATTRIBUTES, hair_indices, shuffled_targets, single_domain_targets
+from gans.fused import build_optimizer
 from gans.losses import wgan_d_loss, wgan_g_loss
 from gans.penalties import gradient_penalty
 from gans.scalars import device_scalar
@@ -157,8 +158,8 @@ class StarGAN(pl.LightningModule):
         self.g_steps = 0
 
     def configure_optimizers(self) -> tuple[list[Optimizer], list[LambdaLR]]:
-        g_opt = self.g_opt_factory(self.generator.parameters())
-        d_opt = self.d_opt_factory(self.discriminator.parameters())
+        g_opt = build_optimizer(self.g_opt_factory, self.generator.parameters())
+        d_opt = build_optimizer(self.d_opt_factory, self.discriminator.parameters())
         decay = partial(
             linear_decay,
             decay_start=self.hparams.decay_start,
