@@ -2,8 +2,9 @@
 
 The throughput benchmark's reference for Lightning's overhead: ``GANModule.d_step`` and
 ``g_step`` written out as a plain loop (D update on every batch, G update every ``n_critic``
-batches, D frozen during it), on the batches of our datamodule converted on the device exactly
-as ``on_after_batch_transfer`` does, under the same autocast and memory layout as the module.
+batches, D frozen during it, on the D step's fakes with ``reuse_fakes``), on the batches of our
+datamodule converted on the device exactly as ``on_after_batch_transfer`` does, under the same
+autocast and memory layout as the module.
 """
 
 from __future__ import annotations
@@ -49,18 +50,21 @@ class PlainLoop:
         hp = self.module.hparams
         if hp.channels_last:
             real = real.contiguous(memory_format=torch.channels_last)
-        logs = self.d_step(real)
+        g_turn = (self.d_steps + 1) % hp.n_critic == 0
+        keep_graph = g_turn and hp.reuse_fakes
+        with self.autocast(), torch.set_grad_enabled(keep_graph):
+            fake = self.module.generate(self.module.noise(real.size(0)), None)
+        logs = self.d_step(real, fake.detach())
         self.d_steps += 1
-        if self.d_steps % hp.n_critic == 0:
-            for _ in range(hp.g_repeats):
-                logs["g_loss"] = self.g_step(real.size(0))
+        if g_turn:
+            for repeat in range(hp.g_repeats):
+                reused = fake if keep_graph and repeat == 0 else None
+                logs["g_loss"] = self.g_step(real.size(0), reused)
         return logs
 
-    def d_step(self, real: Tensor) -> dict[str, Tensor]:
+    def d_step(self, real: Tensor, fake: Tensor) -> dict[str, Tensor]:
         module, hp = self.module, self.module.hparams
         with self.autocast():
-            with torch.no_grad():
-                fake = module.generate(module.noise(real.size(0)), None)
             real_logits, _ = module.discriminate(real, None)
             fake_logits, _ = module.discriminate(fake, None)
             d_loss = module.loss.d(real_logits, fake_logits)
@@ -76,11 +80,13 @@ class PlainLoop:
         self.opt_d.step()
         return {"d_loss": d_loss.detach()}
 
-    def g_step(self, n: int) -> Tensor:
+    def g_step(self, n: int, fake: Tensor | None) -> Tensor:
         module = self.module
         module.discriminator.requires_grad_(False)
         with self.autocast():
-            fake_logits, _ = module.discriminate(module.generate(module.noise(n), None), None)
+            if fake is None:
+                fake = module.generate(module.noise(n), None)
+            fake_logits, _ = module.discriminate(fake, None)
             g_loss = module.loss.g(fake_logits)
         self.opt_g.zero_grad(set_to_none=True)
         g_loss.backward()

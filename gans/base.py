@@ -74,6 +74,9 @@ class GANModule(pl.LightningModule):
         aux_weight: weight of ACGAN's auxiliary classification loss; None is off.
         augment: DiffAugment transforms applied to every image D sees (``["translation",
             "cutout"]``); None or empty is off.
+        reuse_fakes: the G step that follows a D step trains on that D step's fakes (as the
+            PyTorch DCGAN example does) rather than on new ones; G has not changed in between,
+            so this only saves a G forward pass. Further ``g_repeats`` draw new fakes.
         channels_last: keep G's and D's weights and the real images in channels-last (NHWC)
             memory layout, which cuDNN and oneDNN convolve faster; the same results up to
             rounding.
@@ -101,6 +104,7 @@ class GANModule(pl.LightningModule):
         mismatch_kind: str = "roll",
         aux_weight: float | None = None,
         augment: Sequence[str] | None = None,
+        reuse_fakes: bool = True,
         channels_last: bool = False,
         compile: bool = False,
     ) -> None:
@@ -194,18 +198,25 @@ class GANModule(pl.LightningModule):
             real = real.contiguous(memory_format=torch.channels_last)
         y = conditions if self.hparams.conditional else None
         opt_g, opt_d = self.optimizers()
-        logs = self.d_step(real, y, opt_d)
-        if self.d_steps % self.hparams.n_critic == 0:
-            for _ in range(self.hparams.g_repeats):
-                logs.update(self.g_step(real.size(0), y, opt_g))
+        g_turn = (self.d_steps + 1) % self.hparams.n_critic == 0
+        # G is unchanged between this D step and the next G step, so that G step can reuse
+        # these fakes (with their graph) instead of drawing new ones: one G forward fewer.
+        keep_graph = g_turn and self.hparams.reuse_fakes
+        with torch.set_grad_enabled(keep_graph):
+            fake = self.generate(self.noise(real.size(0)), y)
+        logs = self.d_step(real, y, fake.detach(), opt_d)
+        if g_turn:
+            for repeat in range(self.hparams.g_repeats):
+                reused = fake if keep_graph and repeat == 0 else None
+                logs.update(self.g_step(real.size(0), y, opt_g, reused))
         self.log_dict({f"train/{k}": v for k, v in logs.items()}, prog_bar=True)
         self.log("train/d_steps", device_scalar(self.d_steps, self.device))
 
-    def d_step(self, real: Tensor, y: Tensor | None, opt: Optimizer) -> dict[str, Tensor]:
+    def d_step(
+        self, real: Tensor, y: Tensor | None, fake: Tensor, opt: Optimizer
+    ) -> dict[str, Tensor]:
         """One D update on real images ``(N, C, H, W)`` (with their conditions ``y``) and as many
-        fakes made for the same conditions; returns its losses."""
-        with torch.no_grad():
-            fake = self.generate(self.noise(real.size(0)), y)
+        fakes ``fake`` (no graph) made for the same conditions; returns its losses."""
         with self.toggled_optimizer(opt):
             real_logits, real_class = self.discriminate(real, y)
             fake_logits, _ = self.discriminate(fake, y)
@@ -234,11 +245,16 @@ class GANModule(pl.LightningModule):
         self.d_steps += 1
         return logs
 
-    def g_step(self, n: int, y: Tensor | None, opt: Optimizer) -> dict[str, Tensor]:
-        """One G update on ``n`` fresh fakes (for conditions ``y`` ``(n, cond_dim)`` when the
-        model is conditional); returns its losses."""
+    def g_step(
+        self, n: int, y: Tensor | None, opt: Optimizer, fake: Tensor | None = None
+    ) -> dict[str, Tensor]:
+        """One G update on ``n`` fakes (for conditions ``y`` ``(n, cond_dim)`` when the model is
+        conditional): ``fake``, made by the current G with its graph, or else fresh ones; returns
+        its losses."""
         with self.toggled_optimizer(opt):
-            fake_logits, fake_class = self.discriminate(self.generate(self.noise(n), y), y)
+            if fake is None:
+                fake = self.generate(self.noise(n), y)
+            fake_logits, fake_class = self.discriminate(fake, y)
             g_loss = self.loss.g(fake_logits)
             logs = {"g_loss": g_loss.detach()}
             total = g_loss
