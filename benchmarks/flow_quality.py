@@ -101,6 +101,9 @@ class Options:
     n_bits: int = 8
     cond_n_bits: int = 5
     every_n_steps: int = 100
+    # Conditional runs: the final checkpoint is also scored at each of these sampling
+    # temperatures (the curve during training samples at 0.7).
+    temperatures: str = "0,0.3,0.5,0.7,1.0"
     n_images: int = 2000
     n_scenes: int = 1000
     val_fraction: float = 0.1
@@ -114,7 +117,8 @@ class Options:
 USAGE = (
     "usage: python -m benchmarks.flow_quality [out=DIR root=DIR minutes=10 image_size=32"
     f" runs={Options.runs} levels=3 steps=8 hidden=64 warmup_steps=100 n_bits=8 cond_n_bits=5"
-    " every_n_steps=100 n_images=2000 n_scenes=1000 val_fraction=0.1 evaluator=CHECKPOINT.pth"
+    " every_n_steps=100 temperatures=0,0.3,0.5,0.7,1.0 n_images=2000 n_scenes=1000"
+    " val_fraction=0.1 evaluator=CHECKPOINT.pth"
     " classifier=CLASSIFIER.pt evaluator_epochs=6 classifier_epochs=10 seed=0]"
 )
 
@@ -217,6 +221,26 @@ def summarize(name: str, options: Options, run_dir: Path, wall_s: float) -> dict
     return result
 
 
+def accuracy_by_temperature(
+    run_dir: Path, callback: str, temperatures: Sequence[float]
+) -> dict[str, dict[str, float]]:
+    """The accuracies of the run's final checkpoint with samples drawn at each temperature
+    (keys as the temperatures print), by the run's own scorer ``callbacks.CALLBACK``: lower
+    temperatures trade diversity for cleaner samples."""
+    from hydra.utils import instantiate
+
+    from runtime.checkpoint import load_run
+
+    run_cfg, datamodule, model = load_run(run_dir / "checkpoints" / "last.ckpt")
+    node = run_cfg.callbacks[callback]
+    node.best_dirpath, node.monitor, node.every_n_steps = None, None, None
+    scores = {}
+    for temperature in temperatures:
+        node.sample_kwargs = {"temperature": temperature}
+        scores[str(temperature)] = instantiate(node).score(model, datamodule)
+    return scores
+
+
 def run_training(name: str, options: Options, out: Path, scorer: str | Path = "") -> dict:
     """Train run ``name`` for the budget; returns its report entry."""
     run_dir = out / "runs" / name
@@ -227,6 +251,12 @@ def run_training(name: str, options: Options, out: Path, scorer: str | Path = ""
         log.error("%s failed (exit %d); see %s.log", name, status, run_dir)
         return {"name": name, "overrides": list(RUNS[name].overrides), "failed": status}
     result = summarize(name, options, run_dir, wall)
+    if RUNS[name].conditional:
+        temperatures = [float(t) for t in options.temperatures.split(",") if t]
+        result["accuracy_by_temperature"] = accuracy_by_temperature(
+            run_dir, SCORERS[RUNS[name].data], temperatures
+        )
+        log.info("%s: accuracy by temperature %s", name, result["accuracy_by_temperature"])
     log.info(
         "%s: %s steps, val bits/dim %s (uniform %s), final accuracy %s",
         name,

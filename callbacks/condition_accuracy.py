@@ -37,6 +37,8 @@ class ConditionAccuracy(PeriodicScore):
         monitor: the metric that picks the best checkpoint; None keeps none.
         best_dirpath: folder of ``best.ckpt``.
         seed: seeds the noise so scores are comparable across steps.
+        sample_kwargs: further keyword arguments of the model's ``sample`` (a flow's
+            ``temperature``, for instance); None or empty uses its defaults.
     """
 
     def __init__(
@@ -49,6 +51,7 @@ class ConditionAccuracy(PeriodicScore):
         best_dirpath: str | Path | None = None,
         prefix: str = "acc",
         seed: int = 0,
+        sample_kwargs: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(every_n_steps, monitor, "max", best_dirpath)
         self.evaluator = evaluator
@@ -56,6 +59,7 @@ class ConditionAccuracy(PeriodicScore):
         self.n_repeats = n_repeats
         self.prefix = prefix
         self.seed = seed
+        self.sample_kwargs = dict(sample_kwargs or {})
 
     def conditions(self, pl_module: pl.LightningModule, datamodule: Any) -> dict[str, Tensor]:
         """Each set's conditions ``(M, D)`` as vectors."""
@@ -74,7 +78,7 @@ class ConditionAccuracy(PeriodicScore):
             torch.manual_seed(self.seed)
             for name, y in self.conditions(pl_module, datamodule).items():
                 y = y.repeat(self.n_repeats, 1)
-                images = pl_module.sample(y=y) * 2.0 - 1.0
+                images = pl_module.sample(y=y, **self.sample_kwargs) * 2.0 - 1.0
                 result = self.evaluator.accuracy(images, y.to(images.device))
                 if isinstance(result, Mapping):
                     metrics.update({f"{key}_{name}": float(v) for key, v in result.items()})

@@ -63,7 +63,7 @@ class PeriodicScore(pl.Callback):
         value = metrics[self.monitor]
         if self.best is None or (value > self.best if self.mode == "max" else value < self.best):
             self.best = value
-            trainer.save_checkpoint(self.best_dirpath / "best.ckpt")
+            trainer.save_checkpoint(self.best_dirpath / "best.ckpt", weights_only=False)
 
     def state_dict(self) -> dict[str, Any]:
         return {"best": self.best}

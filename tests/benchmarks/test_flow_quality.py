@@ -125,3 +125,46 @@ def test_unknown_runs_and_arguments_are_refused(capsys: pytest.CaptureFixture[st
     assert "unknown runs ['nope']" in capsys.readouterr().err
     assert main(["minutes=soon"]) == 2
     assert "minutes='soon' is not a valid float" in capsys.readouterr().err
+
+
+class TemperatureScorer:
+    """Scores a sample by the temperature it was asked for; records its settings."""
+
+    made: list[dict] = []
+
+    def __init__(self, **settings: object) -> None:
+        TemperatureScorer.made.append(settings)
+        self.temperature = settings["sample_kwargs"]["temperature"]
+
+    def score(self, model: object, datamodule: object) -> dict[str, float]:
+        return {"acc_test": self.temperature}
+
+
+def test_accuracy_by_temperature_scores_the_final_checkpoint_at_each(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from omegaconf import OmegaConf
+
+    import runtime.checkpoint
+    from benchmarks.flow_quality import accuracy_by_temperature
+
+    scorer = {
+        "_target_": f"{__name__}.TemperatureScorer",
+        "best_dirpath": "${hydra:runtime.output_dir}",
+        "monitor": "acc_test",
+        "every_n_steps": 100,
+        "sample_kwargs": {},
+    }
+    cfg = OmegaConf.create({"callbacks": {"iclevr_accuracy": scorer}})
+    loaded = []
+    monkeypatch.setattr(
+        runtime.checkpoint, "load_run", lambda path: loaded.append(path) or (cfg, "dm", "model")
+    )
+    TemperatureScorer.made.clear()
+    scores = accuracy_by_temperature(tmp_path, "iclevr_accuracy", [0.0, 0.5])
+    assert scores == {"0.0": {"acc_test": 0.0}, "0.5": {"acc_test": 0.5}}
+    assert loaded == [tmp_path / "checkpoints" / "last.ckpt"]
+    assert all(
+        made["best_dirpath"] is None and made["monitor"] is None and made["every_n_steps"] is None
+        for made in TemperatureScorer.made
+    )

@@ -62,3 +62,26 @@ def test_datamodule_sets_and_dict_results() -> None:
     model = _cgan(ANIME, ConditionMapDiscriminator)
     metrics = ConditionAccuracy(DictEvaluator(), n_repeats=2).score(model, Sets())
     assert metrics == {"acc_hair_test": 1.0, "acc_eyes_test": 0.5}
+
+
+def test_sample_kwargs_reach_the_models_sample() -> None:
+    class Sets:
+        def eval_conditions(self):
+            return {"test": ANIME.vocab.encode_many(["blue hair brown eyes"])}
+
+    class Flow:
+        device = torch.device("cpu")
+
+        def __init__(self) -> None:
+            self.kwargs: list[dict] = []
+
+        def sample(self, y: torch.Tensor, **kwargs: float) -> torch.Tensor:
+            self.kwargs.append(kwargs)
+            return torch.full((len(y), 3, 8, 8), kwargs.get("temperature", 1.0))
+
+    evaluator = ScriptedEvaluator([0.5])
+    model = Flow()
+    callback = ConditionAccuracy(evaluator, n_repeats=2, sample_kwargs={"temperature": 0.25})
+    assert callback.score(model, Sets()) == {"acc_test": 0.5}
+    assert model.kwargs == [{"temperature": 0.25}]
+    torch.testing.assert_close(evaluator.calls[0][0], torch.full((2, 3, 8, 8), -0.5))
