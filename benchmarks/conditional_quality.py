@@ -69,6 +69,9 @@ class Options:
     image_size: int = 32
     width: int = 32
     runs: str = ",".join(ICLEVR_RUNS)
+    # toy_iclevr scenes, each written with 1, 2 and 3 objects (3 images a scene): 6000 gives
+    # 18,000 training images, the size of ICLEVR's train.json (18,009).
+    n_scenes: int = 1000
     anime: bool = True
     every_n_steps: int = 250
     n_repeats: int = 4
@@ -80,7 +83,7 @@ class Options:
 
 USAGE = (
     "usage: python -m benchmarks.conditional_quality [out=DIR root=DIR minutes=20 image_size=32"
-    f" width=32 runs={Options.runs} anime=true every_n_steps=250 n_repeats=4"
+    f" width=32 runs={Options.runs} n_scenes=1000 anime=true every_n_steps=250 n_repeats=4"
     " evaluator=CHECKPOINT.pth classifier=CLASSIFIER.pt evaluator_epochs=6 seed=0]"
 )
 
@@ -224,6 +227,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         data = [
             "data=toy_iclevr",
             f"data.root={Path(options.root).resolve() / 'toy_iclevr'}",
+            f"data.n_scenes={options.n_scenes}",
             "+metric@callbacks.iclevr_accuracy=iclevr_accuracy",
             f"callbacks.iclevr_accuracy.evaluator.path={Path(evaluator).resolve()}",
             "optimized_metric=acc_test",
