@@ -66,26 +66,36 @@ def rebound(conditions: Tensor, table: Tensor) -> Tensor:
     """Multi-hot ``"<colour> <shape>"`` conditions with the shapes of two objects of different
     colour and shape swapped: the same colours and shapes, bound wrongly ("red cube, blue sphere"
     becomes "red sphere, blue cube"). D learns from real images paired with these that binding
-    matters, which colour and shape counts alone do not teach (anime tags, ``"<colour> hair"`` and
-    ``"<colour> eyes"``, get their hair and eye colours swapped). Rows with no such pair (one
+    matters, which colour and shape counts alone do not teach (anime tags, ``"<colour> hair"``
+    and ``"<colour> eyes"``, get their hair and eye colours swapped). Rows with no such pair (one
     object, or all of one colour or shape) get another row's condition instead (:func:`mismatched`).
+
+    Computed on the conditions' device without reading them back (no host sync in the step).
     """
-    where = {int(index): divmod(cell, table.size(1)) for cell, index in enumerate(table.flatten())}
-    on_cpu = conditions.detach().cpu()  # a few dozen rows of 24: cheaper on the host
-    out = mismatched(on_cpu).clone()
-    for row in range(on_cpu.size(0)):
-        objects = [where[i] for i in on_cpu[row].nonzero().flatten().tolist()]
-        pairs = [(a, b) for a in objects for b in objects if a[0] < b[0] and a[1] != b[1]]
-        if not pairs:
-            continue
-        (c1, s1), (c2, s2) = pairs[0]
-        wrong = on_cpu[row].clone()
-        wrong[table[c1, s1]] = 0
-        wrong[table[c2, s2]] = 0
-        wrong[table[c1, s2]] = 1
-        wrong[table[c2, s1]] = 1
-        out[row] = wrong
-    return out.to(conditions.device)
+    device, n_shapes = conditions.device, table.size(1)
+    index = table.flatten().to(device)  # condition index of each (colour, shape) cell, or -1
+    named = index >= 0
+    cell = torch.arange(index.numel(), device=device)
+    colour, shape = cell // n_shapes, cell % n_shapes
+    # Cells i, j can swap shapes when they differ in both and both crossed cells have names.
+    crossed_a = colour[:, None] * n_shapes + shape[None, :]  # (colour of i, shape of j)
+    crossed_b = crossed_a.T  # (colour of j, shape of i)
+    allowed = (colour[:, None] < colour[None, :]) & (shape[:, None] != shape[None, :])
+    allowed &= named[:, None] & named[None, :] & named[crossed_a] & named[crossed_b]
+    present = conditions[:, index.clamp(min=0)].bool() & named  # (N, cells)
+    # ... and when neither crossed object is in the scene already (that would drop an object).
+    pairs = present[:, :, None] & present[:, None, :] & allowed
+    pairs &= ~present[:, crossed_a] & ~present[:, crossed_b]
+    pairs = pairs.flatten(1)
+    first = pairs.int().argmax(1)  # the first allowed pair of each row (0 when there is none)
+    i, j = first // index.numel(), first % index.numel()
+    rows = torch.arange(conditions.size(0), device=device)
+    wrong = conditions.clone()
+    wrong[rows, index[i].clamp(min=0)] = 0
+    wrong[rows, index[j].clamp(min=0)] = 0
+    wrong[rows, index[crossed_a[i, j]].clamp(min=0)] = 1
+    wrong[rows, index[crossed_b[i, j]].clamp(min=0)] = 1
+    return torch.where(pairs.any(1, keepdim=True), wrong, mismatched(conditions))
 
 
 def aux_classification_loss(

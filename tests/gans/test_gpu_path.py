@@ -29,7 +29,7 @@ from gans.nets.projection_d import ProjectionDiscriminator
 from tests.flows.helpers import loader as flow_loader
 from tests.flows.helpers import tiny_flow
 from tests.gans.helpers import fit, loader, tiny_gan
-from tests.gans.test_conditional import ANIME, _cgan, _conditional_loader
+from tests.gans.test_conditional import ANIME, ICLEVR, _cgan, _conditional_loader
 from tests.gans.test_stargan import attribute_loader, tiny_stargan
 from tests.run_helpers import quiet_trainer
 
@@ -249,6 +249,16 @@ CASES = {
             augment=["translation", "cutout"],
         ),
         _conditional_loader(ANIME, 3),
+    ),
+    "projection_aux_rebind": lambda: (
+        _cgan(
+            ICLEVR,
+            partial(ProjectionDiscriminator, aux_head=True, aux_trunk="batchnorm"),
+            aux_weight=1.0,
+            mismatch_negatives=True,
+            mismatch_kind="rebind",
+        ),
+        _conditional_loader(ICLEVR, 3),
     ),
     "stargan": lambda: (tiny_stargan(n_critic=1), attribute_loader(3)),
     "glow": lambda: (tiny_flow(), flow_loader(3)),

@@ -43,3 +43,42 @@ def test_colours_and_shapes_are_kept_and_the_condition_changes() -> None:
 def test_names_of_another_form_are_refused() -> None:
     with pytest.raises(DataError, match="colour> <shape"):
         binding_table(["black_hair", "blond_hair"])
+
+
+def _counts(y: torch.Tensor) -> tuple[list[str], list[str]]:
+    names = _names(y)
+    return sorted(n.split()[0] for n in names), sorted(n.split()[1] for n in names)
+
+
+def test_every_row_keeps_its_colours_and_shapes_or_takes_its_neighbours_condition() -> None:
+    table = binding_table(NAMES)
+    g = torch.Generator().manual_seed(0)
+    y = torch.zeros(200, len(NAMES))
+    for row in range(len(y)):
+        k = int(torch.randint(1, 4, (1,), generator=g))
+        y[row, torch.randperm(len(NAMES), generator=g)[:k]] = 1
+    wrong = rebound(y, table)
+    for row in range(len(y)):
+        objects = [name.split() for name in _names(y[row])]
+        swappable = any(
+            a[0] != b[0]
+            and a[1] != b[1]
+            and [a[0], b[1]] not in objects
+            and [b[0], a[1]] not in objects
+            for a in objects
+            for b in objects
+        )
+        if swappable:
+            assert _counts(wrong[row]) == _counts(y[row])
+            assert not torch.equal(wrong[row], y[row])
+            assert len(_names(wrong[row]) & _names(y[row])) == len(objects) - 2
+        else:
+            torch.testing.assert_close(wrong[row], y[row - 1])
+
+
+def test_anime_tags_swap_hair_and_eye_colours() -> None:
+    names = ["blue hair", "red hair", "pink hair", "blue eyes", "red eyes"]
+    y = torch.tensor([[1.0, 0, 0, 0, 1], [0, 0, 1, 1, 0]])  # blue hair red eyes; pink hair ...
+    wrong = rebound(y, binding_table(names))
+    assert [names[i] for i in wrong[0].nonzero().flatten()] == ["red hair", "blue eyes"]
+    torch.testing.assert_close(wrong[1], y[0])  # "pink eyes" has no name: the neighbour's tags
