@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from datamodules.anime_tags import AnimeTagsDataModule
 from datamodules.procedural import ProceduralData
@@ -21,36 +22,13 @@ class ToyAnimeTagsDataModule(ProceduralData, AnimeTagsDataModule):
         eye_colours: Sequence[str],
         n_images: int = 4000,
         toy_seed: int = 0,
-        image_size: int = 64,
-        batch_size: int = 64,
-        value_range: Sequence[float] = (-1.0, 1.0),
-        hflip: bool = True,
-        num_workers: int = 0,
-        cache_dir: str | Path | None = None,
-        val_fraction: float = 0.0,
-        drop_last: bool = True,
-        seed: int = 0,
-        max_bad_fraction: float = 0.01,
-        on_device: bool = False,
+        **options: Any,
     ) -> None:
+        """Further ``options`` (image size, batch size, value range, ...) are
+        ``AnimeTagsDataModule``'s."""
         self.n_images = n_images
         self.toy_seed = toy_seed
-        super().__init__(
-            root,
-            hair_colours,
-            eye_colours,
-            image_size=image_size,
-            batch_size=batch_size,
-            value_range=value_range,
-            hflip=hflip,
-            num_workers=num_workers,
-            cache_dir=cache_dir,
-            val_fraction=val_fraction,
-            drop_last=drop_last,
-            seed=seed,
-            max_bad_fraction=max_bad_fraction,
-            on_device=on_device,
-        )
+        super().__init__(root, hair_colours, eye_colours, **options)
 
     toy_name = "toy_anime_tags"
 

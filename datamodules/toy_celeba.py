@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -171,33 +172,13 @@ class ToyCelebADataModule(ProceduralData, CelebADataModule):
         attributes: Sequence[str] = DEFAULT_ATTRIBUTES,
         n_images: int = 2000,
         toy_seed: int = 0,
-        image_size: int = 64,
-        crop_size: int | None = 178,
-        batch_size: int = 64,
-        value_range: Sequence[float] = (-1.0, 1.0),
-        hflip: bool = True,
-        num_workers: int = 0,
-        cache_dir: str | Path | None = None,
-        drop_last: bool = True,
-        max_bad_fraction: float = 0.01,
-        on_device: bool = False,
+        **options: Any,
     ) -> None:
+        """Further ``options`` (image size, batch size, value range, ...) are
+        ``CelebADataModule``'s."""
         self.n_images = n_images
         self.toy_seed = toy_seed
-        super().__init__(
-            root,
-            attributes=attributes,
-            image_size=image_size,
-            crop_size=crop_size,
-            batch_size=batch_size,
-            value_range=value_range,
-            hflip=hflip,
-            num_workers=num_workers,
-            cache_dir=cache_dir,
-            drop_last=drop_last,
-            max_bad_fraction=max_bad_fraction,
-            on_device=on_device,
-        )
+        super().__init__(root, attributes=attributes, **options)
 
     toy_name = "toy_celeba"
 

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -177,34 +177,13 @@ class ToyIclevrDataModule(ProceduralData, IclevrDataModule):
         root: str | Path,
         n_scenes: int = 1000,
         toy_seed: int = 0,
-        image_size: int = 64,
-        batch_size: int = 64,
-        value_range: Sequence[float] = (-1.0, 1.0),
-        hflip: bool = True,
-        num_workers: int = 0,
-        cache_dir: str | Path | None = None,
-        val_fraction: float = 0.0,
-        drop_last: bool = True,
-        seed: int = 0,
-        max_bad_fraction: float = 0.01,
-        on_device: bool = False,
+        **options: Any,
     ) -> None:
+        """Further ``options`` (image size, batch size, value range, ...) are
+        ``IclevrDataModule``'s."""
         self.n_scenes = n_scenes
         self.toy_seed = toy_seed
-        super().__init__(
-            root,
-            image_size=image_size,
-            batch_size=batch_size,
-            value_range=value_range,
-            hflip=hflip,
-            num_workers=num_workers,
-            cache_dir=cache_dir,
-            val_fraction=val_fraction,
-            drop_last=drop_last,
-            seed=seed,
-            max_bad_fraction=max_bad_fraction,
-            on_device=on_device,
-        )
+        super().__init__(root, **options)
 
     toy_name = "toy_iclevr"
 

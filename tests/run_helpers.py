@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 import pytorch_lightning as pl
@@ -52,3 +53,17 @@ def quiet_trainer(**kwargs: object) -> pl.Trainer:
     )
     args.update(kwargs)
     return pl.Trainer(**args)
+
+
+def constructor_arguments(cls: type) -> set[str]:
+    """The keyword arguments ``cls(...)`` accepts: its ``__init__``'s, and where that forwards
+    ``**options`` to its parent (the toy datamodules), the parent's too."""
+    names: set[str] = set()
+    for klass in cls.__mro__:
+        if "__init__" not in vars(klass):
+            continue
+        parameters = inspect.signature(klass.__init__).parameters.values()
+        names |= {p.name for p in parameters if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
+        if not any(p.kind == p.VAR_KEYWORD for p in parameters):
+            return names - {"self"}
+    return names - {"self"}

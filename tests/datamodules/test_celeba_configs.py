@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import inspect
 from pathlib import Path
 
 import pytest
 from hydra.utils import get_class, instantiate
 
 from datamodules.toy_celeba import write_toy_celeba
-from tests.run_helpers import compose_train
+from tests.run_helpers import compose_train, constructor_arguments
 
 
 @pytest.mark.parametrize("name", ["celeba", "toy_celeba"])
 def test_config_lists_every_constructor_argument(name: str, tmp_path: Path) -> None:
     config = compose_train(tmp_path, [f"data={name}", f"paths.data_dir={tmp_path}"]).data
-    parameters = inspect.signature(get_class(config._target_).__init__).parameters
-    assert set(config) - {"_target_"} == set(parameters) - {"self"}
+    parameters = constructor_arguments(get_class(config._target_))
+    assert set(config) - {"_target_"} == parameters
     assert list(config.attributes) == ["Male", "Smiling", "Pale_Skin", "Goatee"]
     assert (config.image_size, config.crop_size) == (64, 178)
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import inspect
 from pathlib import Path
 
 import pytest
 from hydra.utils import get_class, instantiate
 from omegaconf import OmegaConf
+
+from tests.run_helpers import constructor_arguments
 
 CONF = Path(__file__).resolve().parents[2] / "conf" / "data"
 
@@ -15,8 +16,8 @@ CONF = Path(__file__).resolve().parents[2] / "conf" / "data"
 @pytest.mark.parametrize("name", ["anime", "toy_anime"])
 def test_config_lists_every_constructor_argument(name: str) -> None:
     config = OmegaConf.load(CONF / f"{name}.yaml")
-    parameters = inspect.signature(get_class(config._target_).__init__).parameters
-    assert set(config) - {"_target_", "defaults"} == set(parameters) - {"self"}
+    parameters = constructor_arguments(get_class(config._target_))
+    assert set(config) - {"_target_", "defaults"} == parameters
 
 
 @pytest.mark.parametrize("name", ["anime", "toy_anime"])

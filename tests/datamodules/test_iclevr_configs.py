@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 from pathlib import Path
 
 import pytest
@@ -10,6 +9,7 @@ from hydra.utils import get_class, instantiate
 from omegaconf import OmegaConf
 
 from datamodules.toy_iclevr import write_toy_iclevr
+from tests.run_helpers import constructor_arguments
 
 CONF = Path(__file__).resolve().parents[2] / "conf" / "data"
 
@@ -17,8 +17,8 @@ CONF = Path(__file__).resolve().parents[2] / "conf" / "data"
 @pytest.mark.parametrize("name", ["iclevr", "toy_iclevr"])
 def test_config_lists_every_constructor_argument(name: str) -> None:
     config = OmegaConf.load(CONF / f"{name}.yaml")
-    parameters = inspect.signature(get_class(config._target_).__init__).parameters
-    assert set(config) - {"_target_"} == set(parameters) - {"self"}
+    parameters = constructor_arguments(get_class(config._target_))
+    assert set(config) - {"_target_"} == parameters
 
 
 @pytest.mark.parametrize("name", ["iclevr", "toy_iclevr"])
