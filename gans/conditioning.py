@@ -77,11 +77,12 @@ def rebound(conditions: Tensor, table: Tensor) -> Tensor:
     named = index >= 0
     cell = torch.arange(index.numel(), device=device)
     colour, shape = cell // n_shapes, cell % n_shapes
-    # Cells i, j can swap shapes when they differ in both and both crossed cells have names.
+    # Present cells i, j can swap shapes when they differ in both and both crossed cells have
+    # names (present cells are named: ``present`` masks the rest).
     crossed_a = colour[:, None] * n_shapes + shape[None, :]  # (colour of i, shape of j)
     crossed_b = crossed_a.T  # (colour of j, shape of i)
     allowed = (colour[:, None] < colour[None, :]) & (shape[:, None] != shape[None, :])
-    allowed &= named[:, None] & named[None, :] & named[crossed_a] & named[crossed_b]
+    allowed &= named[crossed_a] & named[crossed_b]
     present = conditions[:, index.clamp(min=0)].bool() & named  # (N, cells)
     # ... and when neither crossed object is in the scene already (that would drop an object).
     pairs = present[:, :, None] & present[:, None, :] & allowed
