@@ -52,6 +52,8 @@ ICLEVR_RUNS: dict[str, list[str]] = {
     "projection_acgan_bn": ["model=projection_acgan_bn"],
     # The same, with real images under wrongly bound conditions as extra negatives for D.
     "projection_acgan_rebind": ["model=projection_acgan_rebind"],
+    # The same, with MSGAN's mode-seeking term against per-condition collapse.
+    "projection_acgan_msgan": ["model=projection_acgan_msgan"],
 }
 ANIME_RUNS: dict[str, list[str]] = {
     "cgan_mlds_mismatch": ["model=cgan_mlds", "model.mismatch_negatives=true"],
@@ -112,8 +114,9 @@ def train_command(
 
 
 def accuracy_curve(run_dir: Path) -> list[dict[str, float]]:
-    """The rows of the run's CSV log that hold accuracies: ``d_steps`` and every ``acc_*``."""
-    return metric_curve(run_dir, "d_steps", "acc_")
+    """The rows of the run's CSV log that hold scores: ``d_steps``, every ``acc_*`` and every
+    ``div_*`` (pixel distance between draws of one condition)."""
+    return metric_curve(run_dir, "d_steps", ("acc_", "div_"))
 
 
 def run_training(
@@ -130,6 +133,7 @@ def run_training(
     curve = accuracy_curve(run_dir)
     final = json.loads((run_dir / "metrics.json").read_text())
     keys = sorted({k for row in curve for k in row if k.startswith("acc_")})
+    diversity = sorted({k for row in curve for k in row if k.startswith("div_")})
     result = {
         "name": name,
         "overrides": overrides,
@@ -138,6 +142,7 @@ def run_training(
         "g_steps": final.get("g_steps"),
         "final": {k: curve[-1][k] for k in keys} if curve else {},
         "best": {k: max(row.get(k, 0.0) for row in curve) for k in keys},
+        "final_diversity": {k: curve[-1][k] for k in diversity} if curve else {},
         "curve": curve,
     }
     log.info("%s: final %s best %s", name, result["final"], result["best"])
@@ -194,7 +199,8 @@ def tags_classifier(options: Options, out: Path) -> tuple[str, dict[str, float] 
 
 
 def plot(results: Sequence[dict], path: Path) -> None:
-    """Accuracy against D steps, one panel per scored set, one line per run."""
+    """Accuracy and within-condition diversity against D steps, one panel per score and set, one
+    line per run."""
     rows = [row for result in results for row in result.get("curve", [])]
     keys = sorted({key for row in rows for key in row if key != "d_steps"})
     panels = []
@@ -205,7 +211,10 @@ def plot(results: Sequence[dict], path: Path) -> None:
             )
             for r in results
         ]
-        panels.append(Panel(key, lines, xlabel="D steps", ylabel="accuracy", ylim=(0.0, 1.0)))
+        if key.startswith("div_"):
+            panels.append(Panel(key, lines, xlabel="D steps", ylabel="pixel distance"))
+        else:
+            panels.append(Panel(key, lines, xlabel="D steps", ylabel="accuracy", ylim=(0.0, 1.0)))
     plot_panels(panels, path)
 
 

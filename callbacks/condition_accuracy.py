@@ -17,6 +17,7 @@ import torch
 from torch import Tensor
 
 from callbacks.periodic_score import PeriodicScore
+from metrics.diversity import within_condition_l1
 
 
 class Evaluator(Protocol):
@@ -26,7 +27,9 @@ class Evaluator(Protocol):
 class ConditionAccuracy(PeriodicScore):
     """Every ``every_n_steps`` D steps and at the end of training, generate ``n_repeats`` images
     per condition of each set, score them, log ``{prefix}_{set}`` (e.g. ``acc_test``) and save
-    ``best.ckpt`` in ``best_dirpath`` when ``monitor`` improves.
+    ``best.ckpt`` in ``best_dirpath`` when ``monitor`` improves. With two draws or more it also
+    logs ``div_{set}``, the mean pixel distance (images in [0, 1]) between draws of one condition,
+    which falls to 0 when G ignores the noise.
 
     Args:
         evaluator: scores images ``(N, 3, H, W)`` in [-1, 1] against conditions ``(N, D)``.
@@ -78,7 +81,10 @@ class ConditionAccuracy(PeriodicScore):
             torch.manual_seed(self.seed)
             for name, y in self.conditions(pl_module, datamodule).items():
                 y = y.repeat(self.n_repeats, 1)
-                images = pl_module.sample(y=y, **self.sample_kwargs) * 2.0 - 1.0
+                images = pl_module.sample(y=y, **self.sample_kwargs)
+                if self.n_repeats > 1:
+                    metrics[f"div_{name}"] = within_condition_l1(images, self.n_repeats)
+                images = images * 2.0 - 1.0
                 result = self.evaluator.accuracy(images, y.to(images.device))
                 if isinstance(result, Mapping):
                     metrics.update({f"{key}_{name}": float(v) for key, v in result.items()})

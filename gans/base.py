@@ -41,7 +41,7 @@ from gans.conditioning import (
 )
 from gans.ema import ema_update
 from gans.fused import build_optimizer
-from gans.losses import GANLoss
+from gans.losses import GANLoss, mode_seeking_loss
 from gans.penalties import clip_weights, gradient_penalty
 from gans.scalars import device_scalar
 
@@ -74,6 +74,8 @@ class GANModule(pl.LightningModule):
         aux_weight: weight of ACGAN's auxiliary classification loss; None is off.
         augment: DiffAugment transforms applied to every image D sees (``["translation",
             "cutout"]``); None or empty is off.
+        mode_seeking_weight: weight of MSGAN's mode-seeking term in G's loss (each G step makes
+            a second image from new noise for half of its conditions); None is off.
         reuse_fakes: the G step that follows a D step trains on that D step's fakes (as the
             PyTorch DCGAN example does) rather than on new ones; G has not changed in between,
             so this only saves a G forward pass. Further ``g_repeats`` draw new fakes.
@@ -104,6 +106,7 @@ class GANModule(pl.LightningModule):
         mismatch_kind: str = "roll",
         aux_weight: float | None = None,
         augment: Sequence[str] | None = None,
+        mode_seeking_weight: float | None = None,
         reuse_fakes: bool = True,
         channels_last: bool = False,
         compile: bool = False,
@@ -202,13 +205,16 @@ class GANModule(pl.LightningModule):
         # G is unchanged between this D step and the next G step, so that G step can reuse
         # these fakes (with their graph) instead of drawing new ones: one G forward fewer.
         keep_graph = g_turn and self.hparams.reuse_fakes
+        z = self.noise(real.size(0))
         with torch.set_grad_enabled(keep_graph):
-            fake = self.generate(self.noise(real.size(0)), y)
+            fake = self.generate(z, y)
         logs = self.d_step(real, y, fake.detach(), opt_d)
         if g_turn:
             for repeat in range(self.hparams.g_repeats):
-                reused = fake if keep_graph and repeat == 0 else None
-                logs.update(self.g_step(real.size(0), y, opt_g, reused))
+                if keep_graph and repeat == 0:
+                    logs.update(self.g_step(z, y, opt_g, fake))
+                else:
+                    logs.update(self.g_step(self.noise(real.size(0)), y, opt_g))
         self.log_dict({f"train/{k}": v for k, v in logs.items()}, prog_bar=True)
         self.log("train/d_steps", device_scalar(self.d_steps, self.device))
 
@@ -246,14 +252,14 @@ class GANModule(pl.LightningModule):
         return logs
 
     def g_step(
-        self, n: int, y: Tensor | None, opt: Optimizer, fake: Tensor | None = None
+        self, z: Tensor, y: Tensor | None, opt: Optimizer, fake: Tensor | None = None
     ) -> dict[str, Tensor]:
-        """One G update on ``n`` fakes (for conditions ``y`` ``(n, cond_dim)`` when the model is
-        conditional): ``fake``, made by the current G with its graph, or else fresh ones; returns
-        its losses."""
+        """One G update on the fakes of noise ``z`` ``(n, z_dim)`` (and conditions ``y``
+        ``(n, cond_dim)`` when the model is conditional): ``fake``, made from them by the
+        current G with its graph, or else made here; returns its losses."""
         with self.toggled_optimizer(opt):
             if fake is None:
-                fake = self.generate(self.noise(n), y)
+                fake = self.generate(z, y)
             fake_logits, fake_class = self.discriminate(fake, y)
             g_loss = self.loss.g(fake_logits)
             logs = {"g_loss": g_loss.detach()}
@@ -262,6 +268,13 @@ class GANModule(pl.LightningModule):
                 aux = aux_classification_loss(fake_class, y, self.aux_groups)
                 total = total + self.hparams.aux_weight * aux
                 logs["g_aux"] = aux.detach()
+            if self.hparams.mode_seeking_weight is not None:
+                half = max(1, len(z) // 2)
+                z_b = self.noise(half)
+                fake_b = self.generate(z_b, None if y is None else y[:half])
+                ms = mode_seeking_loss(fake[:half], fake_b, z[:half], z_b)
+                total = total + self.hparams.mode_seeking_weight * ms
+                logs["g_mode_seeking"] = ms.detach()
             opt.zero_grad(set_to_none=True)
             self.manual_backward(total)
             opt.step()

@@ -71,3 +71,16 @@ def lsgan_d_loss(
 def lsgan_g_loss(fake_logits: Tensor, target: float = 1.0) -> Tensor:
     """1/2 E[(D(G(z)) - c)^2] with c=1."""
     return 0.5 * (fake_logits - target).square().mean()
+
+
+def mode_seeking_loss(fake_a: Tensor, fake_b: Tensor, z_a: Tensor, z_b: Tensor) -> Tensor:
+    """1 / (mean|G(z_a, y) - G(z_b, y)| / mean|z_a - z_b| + 1e-5), MSGAN's regulariser (Mao et
+    al. 2019, eq. 3) for pairs of fakes made for the same conditions from different noise.
+
+    Minimised by G, it rewards images that move as the noise moves, countering the
+    collapse of a conditional G onto one image per condition (its loss grows as the pairs
+    become equal, and so does its gradient).
+    """
+    image_gap = (fake_a.float() - fake_b.float()).abs().mean()
+    noise_gap = (z_a - z_b).abs().mean()
+    return 1.0 / (image_gap / noise_gap + 1e-5)

@@ -49,13 +49,13 @@ def test_accuracy_curve_reads_only_scored_rows(tmp_path: Path) -> None:
     log = tmp_path / "csv" / "version_0" / "metrics.csv"
     log.parent.mkdir(parents=True)
     log.write_text(
-        "acc_new_test,acc_test,d_steps,step,train/d_loss\n"
-        ",,,9,1.5\n"
-        "0.25,0.5,250.0,499,\n"
-        ",,,509,1.2\n"
-        "0.5,0.75,500.0,999,\n"
+        "acc_new_test,acc_test,d_steps,div_test,step,train/d_loss\n"
+        ",,,,9,1.5\n"
+        "0.25,0.5,250.0,0.03,499,\n"
+        ",,,,509,1.2\n"
+        "0.5,0.75,500.0,0.01,999,\n"
     )
     assert accuracy_curve(tmp_path) == [
-        {"d_steps": 250.0, "acc_new_test": 0.25, "acc_test": 0.5},
-        {"d_steps": 500.0, "acc_new_test": 0.5, "acc_test": 0.75},
+        {"d_steps": 250.0, "acc_new_test": 0.25, "acc_test": 0.5, "div_test": 0.03},
+        {"d_steps": 500.0, "acc_new_test": 0.5, "acc_test": 0.75, "div_test": 0.01},
     ]

@@ -61,6 +61,7 @@ def test_datamodule_sets_and_dict_results() -> None:
 
     model = _cgan(ANIME, ConditionMapDiscriminator)
     metrics = ConditionAccuracy(DictEvaluator(), n_repeats=2).score(model, Sets())
+    assert metrics.pop("div_test") > 0  # two draws of one condition from different noise
     assert metrics == {"acc_hair_test": 1.0, "acc_eyes_test": 0.5}
 
 
@@ -82,6 +83,6 @@ def test_sample_kwargs_reach_the_models_sample() -> None:
     evaluator = ScriptedEvaluator([0.5])
     model = Flow()
     callback = ConditionAccuracy(evaluator, n_repeats=2, sample_kwargs={"temperature": 0.25})
-    assert callback.score(model, Sets()) == {"acc_test": 0.5}
+    assert callback.score(model, Sets()) == {"acc_test": 0.5, "div_test": 0.0}
     assert model.kwargs == [{"temperature": 0.25}]
     torch.testing.assert_close(evaluator.calls[0][0], torch.full((2, 3, 8, 8), -0.5))
