@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import asdict
 from typing import Any
 
@@ -30,6 +31,7 @@ from torch.optim import Optimizer
 
 from datamodules.spec import DataSpec
 from gans.augment import diff_augment
+from gans.batchnorm import frozen_batchnorm
 from gans.conditioning import (
     aux_classification_loss,
     binding_table,
@@ -76,6 +78,9 @@ class GANModule(pl.LightningModule):
             "cutout"]``); None or empty is off.
         mode_seeking_weight: weight of MSGAN's mode-seeking term in G's loss (each G step makes
             a second image from new noise for half of its conditions); None is off.
+        d_bn_real_stats: D's BatchNorm layers learn their running statistics from real batches
+            only and normalise every other batch (fakes, mismatched pairs, G's step) with them,
+            so an auxiliary classifier judges fakes as it judges real images.
         reuse_fakes: the G step that follows a D step trains on that D step's fakes (as the
             PyTorch DCGAN example does) rather than on new ones; G has not changed in between,
             so this only saves a G forward pass. Further ``g_repeats`` draw new fakes.
@@ -107,6 +112,7 @@ class GANModule(pl.LightningModule):
         aux_weight: float | None = None,
         augment: Sequence[str] | None = None,
         mode_seeking_weight: float | None = None,
+        d_bn_real_stats: bool = False,
         reuse_fakes: bool = True,
         channels_last: bool = False,
         compile: bool = False,
@@ -182,17 +188,21 @@ class GANModule(pl.LightningModule):
         return net(z) if y is None else net(z, y)
 
     def discriminate(
-        self, x: Tensor, y: Tensor | None, eager: bool = False
+        self, x: Tensor, y: Tensor | None, eager: bool = False, real_batch: bool = False
     ) -> tuple[Tensor, Tensor | None]:
         """D's logits ``(N,)`` and, for ACGAN, its class logits ``(N, cond_dim)`` (else None).
 
         With ``augment`` set, D sees the images through DiffAugment (differentiable, so G's
         gradients pass through it). ``eager`` bypasses ``torch.compile`` (for double backward).
+        ``real_batch`` says ``x`` is a batch of real images with their own conditions: the only
+        batches D's BatchNorm layers learn from under ``d_bn_real_stats``.
         """
         if self.hparams.augment:
             x = diff_augment(x, self.hparams.augment)
         net = self.discriminator if eager else self.train_nets["discriminator"]
-        out = net(x) if y is None else net(x, y)
+        frozen = self.hparams.d_bn_real_stats and not real_batch
+        with frozen_batchnorm(self.discriminator) if frozen else nullcontext():
+            out = net(x) if y is None else net(x, y)
         return out if isinstance(out, tuple) else (out, None)
 
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
@@ -224,7 +234,7 @@ class GANModule(pl.LightningModule):
         """One D update on real images ``(N, C, H, W)`` (with their conditions ``y``) and as many
         fakes ``fake`` (no graph) made for the same conditions; returns its losses."""
         with self.toggled_optimizer(opt):
-            real_logits, real_class = self.discriminate(real, y)
+            real_logits, real_class = self.discriminate(real, y, real_batch=True)
             fake_logits, _ = self.discriminate(fake, y)
             logs = {"d_real": real_logits.detach().mean(), "d_fake": fake_logits.detach().mean()}
             if self.hparams.mismatch_negatives:
