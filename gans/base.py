@@ -33,8 +33,8 @@ from datamodules.spec import DataSpec
 from gans.augment import diff_augment
 from gans.batchnorm import frozen_batchnorm
 from gans.conditioning import (
+    BindingTable,
     aux_classification_loss,
-    binding_table,
     group_sizes,
     mismatched,
     random_conditions,
@@ -135,7 +135,7 @@ class GANModule(pl.LightningModule):
         # Rebinding needs the colour x shape table of the condition names (ICLEVR only).
         self.binding = None
         if mismatch_negatives and mismatch_kind == "rebind":
-            self.binding = binding_table(spec.condition_names)
+            self.binding = BindingTable(spec.condition_names)
         cond = {"cond_dim": spec.condition_dim} if conditional else {}
         self.generator = generator(
             z_dim=z_dim,

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 
 from datamodules.errors import DataError
 from datamodules.spec import DataSpec
@@ -45,24 +45,47 @@ def mismatched(conditions: Tensor) -> Tensor:
     return conditions.roll(1, dims=0)
 
 
-def binding_table(names: Sequence[str]) -> Tensor:
-    """``(n_colours, n_shapes)`` condition indices of ``"<colour> <shape>"`` names (ICLEVR's 24
-    objects), -1 where a pair has no name. Raises ``DataError`` for names of another form."""
-    parts = [name.split() for name in names]
-    if not parts or any(len(p) != 2 for p in parts):
-        raise DataError(
-            f"rebinding negatives need condition names '<colour> <shape>' (ICLEVR's objects), got"
-            f" {list(names)[:4]}...; use mismatch_kind=roll for other conditions."
-        )
-    colours = sorted({c for c, _ in parts})
-    shapes = sorted({s for _, s in parts})
-    table = torch.full((len(colours), len(shapes)), -1, dtype=torch.long)
-    for index, (colour, shape) in enumerate(parts):
-        table[colours.index(colour), shapes.index(shape)] = index
-    return table
+class BindingTable(nn.Module):
+    """Which objects of ``"<colour> <shape>"`` conditions (ICLEVR's 24) can trade shapes, worked
+    out once from the names; a module only so that its tensors follow the model's device (its
+    buffers are not saved in checkpoints).
+
+    Buffers, over the ``cells`` of the colour x shape grid (row-major):
+
+    - ``index`` ``(cells,)``: the condition index of each cell, -1 where the pair has no name.
+    - ``crossed_a``, ``crossed_b`` ``(cells, cells)``: the cells (colour of i, shape of j) and
+      (colour of j, shape of i) that objects i and j become when they swap shapes.
+    - ``allowed`` ``(cells, cells)``: i and j differ in colour and shape, both crossed cells have
+      names, and each unordered pair is listed once (colour of i < colour of j).
+    """
+
+    def __init__(self, names: Sequence[str]) -> None:
+        super().__init__()
+        parts = [name.split() for name in names]
+        if not parts or any(len(p) != 2 for p in parts):
+            raise DataError(
+                "rebinding negatives need condition names '<colour> <shape>' (ICLEVR's objects),"
+                f" got {list(names)[:4]}...; use mismatch_kind=roll for other conditions."
+            )
+        colours = sorted({c for c, _ in parts})
+        shapes = sorted({s for _, s in parts})
+        table = torch.full((len(colours), len(shapes)), -1, dtype=torch.long)
+        for index, (colour, shape) in enumerate(parts):
+            table[colours.index(colour), shapes.index(shape)] = index
+        index = table.flatten()
+        cell = torch.arange(index.numel())
+        colour, shape = cell // len(shapes), cell % len(shapes)
+        crossed_a = colour[:, None] * len(shapes) + shape[None, :]
+        crossed_b = crossed_a.T.contiguous()
+        allowed = (colour[:, None] < colour[None, :]) & (shape[:, None] != shape[None, :])
+        allowed &= (index[crossed_a] >= 0) & (index[crossed_b] >= 0)
+        self.register_buffer("index", index, persistent=False)
+        self.register_buffer("crossed_a", crossed_a, persistent=False)
+        self.register_buffer("crossed_b", crossed_b, persistent=False)
+        self.register_buffer("allowed", allowed, persistent=False)
 
 
-def rebound(conditions: Tensor, table: Tensor) -> Tensor:
+def rebound(conditions: Tensor, table: BindingTable) -> Tensor:
     """Multi-hot ``"<colour> <shape>"`` conditions with the shapes of two objects of different
     colour and shape swapped: the same colours and shapes, bound wrongly ("red cube, blue sphere"
     becomes "red sphere, blue cube"). D learns from real images paired with these that binding
@@ -70,27 +93,19 @@ def rebound(conditions: Tensor, table: Tensor) -> Tensor:
     and ``"<colour> eyes"``, get their hair and eye colours swapped). Rows with no such pair (one
     object, or all of one colour or shape) get another row's condition instead (:func:`mismatched`).
 
-    Computed on the conditions' device without reading them back (no host sync in the step).
+    Computed on the conditions' device (``table`` must be there too) without reading them back
+    (no host sync in the step).
     """
-    device, n_shapes = conditions.device, table.size(1)
-    index = table.flatten().to(device)  # condition index of each (colour, shape) cell, or -1
-    named = index >= 0
-    cell = torch.arange(index.numel(), device=device)
-    colour, shape = cell // n_shapes, cell % n_shapes
-    # Present cells i, j can swap shapes when they differ in both and both crossed cells have
-    # names (present cells are named: ``present`` masks the rest).
-    crossed_a = colour[:, None] * n_shapes + shape[None, :]  # (colour of i, shape of j)
-    crossed_b = crossed_a.T  # (colour of j, shape of i)
-    allowed = (colour[:, None] < colour[None, :]) & (shape[:, None] != shape[None, :])
-    allowed &= named[crossed_a] & named[crossed_b]
-    present = conditions[:, index.clamp(min=0)].bool() & named  # (N, cells)
-    # ... and when neither crossed object is in the scene already (that would drop an object).
-    pairs = present[:, :, None] & present[:, None, :] & allowed
+    index, crossed_a, crossed_b = table.index, table.crossed_a, table.crossed_b
+    present = conditions[:, index.clamp(min=0)].bool() & (index >= 0)  # (N, cells)
+    # Present cells that may swap, when neither crossed object is in the scene already (that
+    # would drop an object).
+    pairs = present[:, :, None] & present[:, None, :] & table.allowed
     pairs &= ~present[:, crossed_a] & ~present[:, crossed_b]
     pairs = pairs.flatten(1)
     first = pairs.int().argmax(1)  # the first allowed pair of each row (0 when there is none)
     i, j = first // index.numel(), first % index.numel()
-    rows = torch.arange(conditions.size(0), device=device)
+    rows = torch.arange(conditions.size(0), device=conditions.device)
     wrong = conditions.clone()
     wrong[rows, index[i].clamp(min=0)] = 0
     wrong[rows, index[j].clamp(min=0)] = 0

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from datamodules.errors import DataError
-from gans.conditioning import binding_table, rebound
+from gans.conditioning import BindingTable, rebound
 
 NAMES = [f"{c} {s}" for s in ("cube", "sphere", "cylinder") for c in ("gray", "red", "blue")]
 
@@ -23,7 +23,7 @@ def _names(y: torch.Tensor) -> set[str]:
 
 
 def test_two_objects_swap_their_shapes() -> None:
-    table = binding_table(NAMES)
+    table = BindingTable(NAMES)
     y = torch.stack([_multi_hot("red cube", "blue sphere"), _multi_hot("gray cylinder")])
     wrong = rebound(y, table)
     assert _names(wrong[0]) == {"red sphere", "blue cube"}
@@ -31,7 +31,7 @@ def test_two_objects_swap_their_shapes() -> None:
 
 
 def test_colours_and_shapes_are_kept_and_the_condition_changes() -> None:
-    table = binding_table(NAMES)
+    table = BindingTable(NAMES)
     y = _multi_hot("gray cube", "red sphere", "blue cylinder")[None]
     wrong = rebound(y, table)[0]
     colours = sorted(name.split()[0] for name in _names(wrong))
@@ -42,7 +42,7 @@ def test_colours_and_shapes_are_kept_and_the_condition_changes() -> None:
 
 def test_names_of_another_form_are_refused() -> None:
     with pytest.raises(DataError, match="colour> <shape"):
-        binding_table(["black_hair", "blond_hair"])
+        BindingTable(["black_hair", "blond_hair"])
 
 
 def _counts(y: torch.Tensor) -> tuple[list[str], list[str]]:
@@ -51,7 +51,7 @@ def _counts(y: torch.Tensor) -> tuple[list[str], list[str]]:
 
 
 def test_every_row_keeps_its_colours_and_shapes_or_takes_its_neighbours_condition() -> None:
-    table = binding_table(NAMES)
+    table = BindingTable(NAMES)
     g = torch.Generator().manual_seed(0)
     y = torch.zeros(200, len(NAMES))
     for row in range(len(y)):
@@ -79,6 +79,21 @@ def test_every_row_keeps_its_colours_and_shapes_or_takes_its_neighbours_conditio
 def test_anime_tags_swap_hair_and_eye_colours() -> None:
     names = ["blue hair", "red hair", "pink hair", "blue eyes", "red eyes"]
     y = torch.tensor([[1.0, 0, 0, 0, 1], [0, 0, 1, 1, 0]])  # blue hair red eyes; pink hair ...
-    wrong = rebound(y, binding_table(names))
+    wrong = rebound(y, BindingTable(names))
     assert [names[i] for i in wrong[0].nonzero().flatten()] == ["red hair", "blue eyes"]
     torch.testing.assert_close(wrong[1], y[0])  # "pink eyes" has no name: the neighbour's tags
+
+
+def test_the_table_moves_with_its_module_and_stays_out_of_checkpoints() -> None:
+    table = BindingTable(NAMES)
+    assert table.state_dict() == {}
+    holder = torch.nn.Module()
+    holder.table = table
+    holder.to(torch.float64)  # a module-wide move reaches the buffers; integer tables keep dtype
+    assert {name for name, _ in holder.named_buffers()} == {
+        "table.index",
+        "table.crossed_a",
+        "table.crossed_b",
+        "table.allowed",
+    }
+    assert table.index.dtype == torch.long and table.allowed.dtype == torch.bool
