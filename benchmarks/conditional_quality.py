@@ -54,6 +54,8 @@ ICLEVR_RUNS: dict[str, list[str]] = {
     "projection_acgan_rebind": ["model=projection_acgan_rebind"],
     # The same, with MSGAN's mode-seeking term against per-condition collapse.
     "projection_acgan_msgan": ["model=projection_acgan_msgan"],
+    # The rebind recipe with D's BatchNorm statistics learnt from real batches only.
+    "projection_acgan_realstats": ["model=projection_acgan_realstats"],
 }
 ANIME_RUNS: dict[str, list[str]] = {
     "cgan_mlds_mismatch": ["model=cgan_mlds", "model.mismatch_negatives=true"],
