@@ -54,7 +54,7 @@ ICLEVR_RUNS: dict[str, list[str]] = {
     "projection_acgan_rebind": ["model=projection_acgan_rebind"],
     # The same, with MSGAN's mode-seeking term against per-condition collapse.
     "projection_acgan_msgan": ["model=projection_acgan_msgan"],
-    # The rebind recipe with D's BatchNorm statistics learnt from real batches only.
+    # The msgan recipe with D's BatchNorm statistics learnt from real batches only.
     "projection_acgan_realstats": ["model=projection_acgan_realstats"],
 }
 ANIME_RUNS: dict[str, list[str]] = {
