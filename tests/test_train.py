@@ -25,6 +25,8 @@ CONDITIONAL = [
     "projection_acgan",
     "projection_acgan_bn",
     "projection_acgan_rebind",
+    "projection_acgan_msgan",
+    "projection_acgan_realstats",
 ]
 
 
