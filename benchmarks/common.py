@@ -111,10 +111,15 @@ def plot_panels(panels: Sequence[Panel], path: Path) -> None:
 
     fig, axes = plt.subplots(1, len(panels), figsize=(4.8 * len(panels), 3.8), squeeze=False)
     for ax, panel in zip(axes[0], panels, strict=True):
-        for line in panel.lines:
+        # A line's colour is its place in the panel, so one run keeps its colour in every panel
+        # even where another run has no points.
+        for index, line in enumerate(panel.lines):
             if line.points:
                 xs, ys = zip(*line.points, strict=True)
-                ax.plot(xs, ys, line.style, label=line.label, alpha=line.alpha, markersize=4)
+                style = dict(
+                    label=line.label, alpha=line.alpha, markersize=4, color=f"C{index % 10}"
+                )
+                ax.plot(xs, ys, line.style, **style)
         for label, y in panel.hlines.items():
             ax.axhline(y, color="gray", linestyle="--", linewidth=1)
             ax.annotate(
