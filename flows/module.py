@@ -34,6 +34,13 @@ from gans.fused import build_optimizer
 OptimizerFactory = Callable[..., Optimizer]
 
 
+def to_image(x: Tensor) -> Tensor:
+    """Flow space (about [-0.5, 0.5]) to images in [0, 1]. A decode that overflowed (an affine
+    coupling's inverse far outside the training latents) gives non-finite values; they become
+    black (NaN, -inf) or white (+inf) pixels, so a scorer sees a failed image, never NaN."""
+    return (x + 0.5).nan_to_num(nan=0.0, posinf=1.0, neginf=0.0).clamp(0.0, 1.0)
+
+
 class FlowModule(pl.LightningModule):
     """A flow, unconditional or conditional, trained by maximum likelihood.
 
@@ -188,7 +195,7 @@ class FlowModule(pl.LightningModule):
         y = y.to(self.device).float() if self.hparams.conditional else None
         with torch.autocast(self.device.type, enabled=False):
             x = self.flow.sample([e.to(self.device) for e in z], y, temperature)
-        return (x + 0.5).clamp(0.0, 1.0)
+        return to_image(x)
 
     def sample_fixed(self) -> Tensor:
         """The fixed grid: ``n_samples`` images at each temperature, in [0, 1] (same noise and
@@ -221,7 +228,7 @@ class FlowModule(pl.LightningModule):
             part = [z[start : start + batch_size].to(self.device) for z in zs]
             part_y = None if y is None else y[start : start + batch_size].to(self.device)
             with torch.autocast(self.device.type, enabled=False):
-                images.append((self.flow.decode(part, part_y) + 0.5).clamp(0.0, 1.0).cpu())
+                images.append(to_image(self.flow.decode(part, part_y)).cpu())
         return torch.cat(images)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:

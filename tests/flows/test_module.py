@@ -138,3 +138,12 @@ def test_bad_settings_fail_early() -> None:
         tiny_flow(aux_weight=1.0)
     with pytest.raises(ValueError, match="n_bits"):
         tiny_flow(n_bits=9)
+
+
+def test_overflowed_decodes_come_out_as_black_or_white_pixels(monkeypatch) -> None:
+    model = tiny_flow()
+    values = torch.tensor([float("nan"), float("inf"), -float("inf"), 0.2])
+    monkeypatch.setattr(model.flow, "sample", lambda eps, y, t: values.repeat(len(eps[0]), 3, 4, 2))
+    images = model.sample(n=2)
+    assert torch.isfinite(images).all()
+    assert_close(images[0, 0, 0], torch.tensor([0.0, 1.0, 0.0, 0.7] * 2))
