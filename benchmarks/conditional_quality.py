@@ -43,6 +43,45 @@ log = logging.getLogger(__name__)
 ICLEVR_RUNS: dict[str, list[str]] = {
     # The original study's cDCGAN, unchanged (G updated 4 times per D update, batches of 16).
     "cdcgan_iclevr": ["model=cdcgan_iclevr", "data.batch_size=16"],
+    # The study's networks and batch, with the anime study's trick: D also sees real images under
+    # wrongly bound conditions as fakes.
+    "cdcgan_iclevr_rebind": [
+        "model=cdcgan_iclevr",
+        "data.batch_size=16",
+        "model.mismatch_negatives=true",
+        "model.mismatch_kind=rebind",
+    ],
+    # The same with MSGAN's mode-seeking term against the per-condition collapse that 4 G steps
+    # per D step bring (as in projection_acgan_msgan).
+    "cdcgan_iclevr_msgan": [
+        "model=cdcgan_iclevr",
+        "data.batch_size=16",
+        "model.mismatch_negatives=true",
+        "model.mismatch_kind=rebind",
+        "model.mode_seeking_weight=0.1",
+    ],
+    # The study's networks trained as projection_acgan_msgan is (no auxiliary classifier: its D
+    # has none): one G step per D step, batches of 64, DiffAugment, rebinding negatives, MSGAN.
+    "cdcgan_iclevr_tips": [
+        "model=cdcgan_iclevr",
+        "model.g_repeats=1",
+        "model.mismatch_negatives=true",
+        "model.mismatch_kind=rebind",
+        "model.mode_seeking_weight=0.1",
+        "model.augment=[translation,cutout]",
+    ],
+    # The same with a spectral-norm D (no BatchNorm) and the hinge loss.
+    "cdcgan_iclevr_tips_sn": [
+        "model=cdcgan_iclevr",
+        "model.g_repeats=1",
+        "model.mismatch_negatives=true",
+        "model.mismatch_kind=rebind",
+        "model.mode_seeking_weight=0.1",
+        "model.augment=[translation,cutout]",
+        "loss@model.loss=hinge",
+        "model.discriminator.spectral=true",
+        "model.discriminator.norm=none",
+    ],
     "acgan": ["model=acgan"],
     "projection_gan": ["model=projection_gan"],
     # The stabilised recipe: conditional BatchNorm G, SN projection D with an auxiliary

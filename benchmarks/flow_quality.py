@@ -79,6 +79,13 @@ RUNS: dict[str, Run] = {
     "cglow_celeba": Run("celeba", True, ("model=cglow",)),
     "cglow_iclevr_additive": Run("iclevr", True, ("model=cglow", "model.flow.affine=false")),
     "cglow_iclevr_affine": Run("iclevr", True, ("model=cglow", "model.flow.affine=true")),
+    # Affine, with the coupling log-scale soft-clamped (finite decodes far from the data) and the
+    # auxiliary classifier weighted as much as the likelihood, so the top latent must carry y.
+    "cglow_iclevr_aux": Run(
+        "iclevr",
+        True,
+        ("model=cglow", "model.flow.affine=true", "model.flow.clamp=2.0", "model.aux_weight=1.0"),
+    ),
 }
 
 

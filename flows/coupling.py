@@ -19,13 +19,28 @@ class Coupling(nn.Module):
     ``sum log sigmoid(r + 2)``; the sigmoid keeps the scale in (0, 1) and starts near 0.88, as in
     openai/glow. The network is conv3x3-ReLU-conv1x1-ReLU-ZeroConv3x3, so the layer starts as the
     identity.
+
+    ``clamp`` (affine only; None is off) soft-clamps the log-scale into ``(-clamp, 0)`` with
+    ``clamp * tanh(log_scale / clamp)``, as FrEIA's Glow coupling does: the inverse then multiplies
+    by at most ``exp(clamp)`` per layer, so a latent drawn where the network never saw data cannot
+    blow a sample up to non-finite pixels (unclamped, a tiny sigmoid can make that 1e11 per layer).
     """
 
-    def __init__(self, channels: int, hidden: int, affine: bool = True, cond_dim: int = 0) -> None:
+    def __init__(
+        self,
+        channels: int,
+        hidden: int,
+        affine: bool = True,
+        cond_dim: int = 0,
+        clamp: float | None = None,
+    ) -> None:
         super().__init__()
+        if clamp is not None and clamp <= 0:
+            raise ValueError(f"clamp must be positive (or None: off), got {clamp}")
         self.split = channels // 2
         self.affine = affine
         self.cond_dim = cond_dim
+        self.clamp = clamp
         out = (channels - self.split) * (2 if affine else 1)
         first = nn.Conv2d(self.split + cond_dim, hidden, 3, padding=1)
         middle = nn.Conv2d(hidden, hidden, 1)
@@ -42,7 +57,10 @@ class Coupling(nn.Module):
         h = self.net(h)
         if not self.affine:
             return h, None
-        return h[:, 0::2], F.logsigmoid(h[:, 1::2] + 2.0)
+        log_scale = F.logsigmoid(h[:, 1::2] + 2.0)
+        if self.clamp is not None:
+            log_scale = self.clamp * torch.tanh(log_scale / self.clamp)
+        return h[:, 0::2], log_scale
 
     def forward(self, x: Tensor, y: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """``(N, C, H, W)`` (and ``y (N, cond_dim)``) ``-> (out (N, C, H, W), logdet (N,))``."""

@@ -36,13 +36,21 @@ def unsqueeze(x: Tensor) -> Tensor:
 
 class FlowStep(nn.Module):
     """One step of flow on ``(N, C, H, W)``: ActNorm, then an invertible 1x1 conv, then a coupling
-    (given ``y`` when built with ``cond_dim > 0``)."""
+    (given ``y`` when built with ``cond_dim > 0``; ``clamp`` bounds its log-scale, see
+    ``Coupling``)."""
 
-    def __init__(self, channels: int, hidden: int, affine: bool, cond_dim: int = 0) -> None:
+    def __init__(
+        self,
+        channels: int,
+        hidden: int,
+        affine: bool,
+        cond_dim: int = 0,
+        clamp: float | None = None,
+    ) -> None:
         super().__init__()
         self.actnorm = ActNorm(channels)
         self.invconv = InvConv2dLU(channels)
-        self.coupling = Coupling(channels, hidden, affine, cond_dim)
+        self.coupling = Coupling(channels, hidden, affine, cond_dim, clamp)
 
     def forward(self, x: Tensor, y: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """``(N, C, H, W) -> (out (N, C, H, W), logdet (N,))``."""
@@ -81,6 +89,8 @@ class Glow(nn.Module):
         affine: affine coupling; False is additive (volume preserving).
         cond_dim: size of the condition ``y``; 0 is an unconditional Glow.
         condition_couplings: also give ``y`` to the coupling networks (``cond_dim > 0`` only).
+        clamp: soft bound on the affine couplings' log-scale (None: off), which keeps decoding
+            finite far from the data; see ``flows.coupling.Coupling``.
     """
 
     def __init__(
@@ -93,6 +103,7 @@ class Glow(nn.Module):
         affine: bool = True,
         cond_dim: int = 0,
         condition_couplings: bool = True,
+        clamp: float | None = None,
     ) -> None:
         super().__init__()
         if levels < 1 or image_size % 2**levels:
@@ -104,9 +115,8 @@ class Glow(nn.Module):
         c, size = channels, image_size
         for level in range(levels):
             c, size = c * 4, size // 2
-            self.levels.append(
-                nn.ModuleList(FlowStep(c, hidden, affine, coupling_cond) for _ in range(steps))
-            )
+            level_steps = (FlowStep(c, hidden, affine, coupling_cond, clamp) for _ in range(steps))
+            self.levels.append(nn.ModuleList(level_steps))
             if level < levels - 1:
                 c //= 2
                 self.split_priors.append(SplitPrior(c, cond_dim))

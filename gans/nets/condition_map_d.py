@@ -34,6 +34,11 @@ class ConditionMapDiscriminator(nn.Module):
         self.features, ch = dcgan_d_features(image_size, channels + 1, width, norm, spectral)
         self.head = nn.Conv2d(ch, 1, 4, 1, 0)
         self.apply(init_dcgan_weights)
+        # The condition map keeps PyTorch's default Linear init, as under the PyTorch DCGAN
+        # example's weights_init (conv and BatchNorm layers only). At N(0, 0.02) the map starts
+        # about 35 times fainter than the image channels, and D learns to read it only after
+        # thousands of steps, so G is trained by a D that ignores the condition.
+        self.condition_map[0].reset_parameters()
 
     def forward(self, x: Tensor, y: Tensor) -> Tensor:
         size = self.image_size

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import pytest
@@ -26,6 +27,7 @@ def _layers() -> dict[str, Callable[[], nn.Module]]:
         "additive": lambda: Coupling(2, hidden=6, affine=False),
         "affine": lambda: Coupling(2, hidden=6, affine=True),
         "affine_conditional": lambda: Coupling(2, hidden=6, affine=True, cond_dim=COND_DIM),
+        "affine_clamped": lambda: Coupling(2, hidden=6, affine=True, clamp=0.5),
         "step_additive": lambda: FlowStep(2, hidden=6, affine=False),
         "step_affine_conditional": lambda: FlowStep(2, hidden=6, affine=True, cond_dim=COND_DIM),
     }
@@ -117,3 +119,27 @@ def test_actnorm_initialises_once_and_a_loaded_copy_never_again() -> None:
     layer.load_state_dict(uninitialised)  # loading an uninitialised state re-arms the init
     layer(torch.randn(8, 3, 4, 4) * 5)
     assert layer.initialized == 1 and layer.log_scale.abs().sum() > 0
+
+
+def test_clamp_bounds_the_affine_inverse_where_the_network_outputs_tiny_scales() -> None:
+    """A coupling network driven to a huge negative r: unclamped, the inverse divides by
+    sigmoid(r + 2) ~ 0 and overflows; clamped at 2, it multiplies by at most exp(2)."""
+    out = torch.ones(1, 2, 4, 4)
+    for clamp, bounded in ((None, False), (2.0, True)):
+        torch.manual_seed(0)
+        layer = Coupling(2, hidden=6, affine=True, clamp=clamp)
+        with torch.no_grad():
+            last = layer.net[-1]
+            for p in last.parameters():
+                p.zero_()
+            last.conv.bias[1::2] = -200.0  # r: the log-scale half of the output
+        x = layer.inverse(out)
+        assert torch.isfinite(x).all() == bounded
+        if bounded:
+            assert x[:, 1:].abs().max() <= math.exp(2.0) + 1e-4
+            assert_close(layer(x)[0], out)
+
+
+def test_clamp_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="clamp must be positive"):
+        Coupling(2, hidden=6, clamp=0.0)

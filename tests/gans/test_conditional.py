@@ -104,6 +104,18 @@ def test_projection_discriminator_is_spectrally_normalised() -> None:
     assert all(hasattr(m, "parametrizations") for m in convs)
 
 
+def test_condition_map_is_not_started_faint_next_to_the_image() -> None:
+    """The conv layers get DCGAN's N(0, 0.02), but the condition map keeps PyTorch's default
+    Linear init: under N(0, 0.02) the 4th channel started ~35x fainter than the image channels."""
+    torch.manual_seed(0)
+    d = ConditionMapDiscriminator(cond_dim=24, image_size=32, width=8)
+    convs = [m for m in d.features.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert all(abs(c.weight.std().item() - 0.02) < 0.005 for c in convs)
+    y = torch.zeros(16, 24)
+    y[torch.arange(16), torch.randint(0, 24, (16,))] = 1.0
+    assert d.condition_map(y).abs().mean() > 0.05
+
+
 @pytest.mark.parametrize("spec", [ANIME, ICLEVR], ids=["onehot_groups", "multi_hot"])
 def test_random_conditions_are_valid(spec: DataSpec) -> None:
     y = random_conditions(spec, 200, torch.Generator().manual_seed(0))
