@@ -16,7 +16,7 @@ from typing import Literal
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from gans.nets.dcgan import dcgan_d_features, init_dcgan_weights
+from gans.nets.dcgan import dcgan_classifier, dcgan_d_features, init_dcgan_weights
 
 
 class ProjectionDiscriminator(nn.Module):
@@ -43,8 +43,7 @@ class ProjectionDiscriminator(nn.Module):
         if aux_head and aux_trunk == "shared":
             self.classifier = nn.Linear(ch, cond_dim)
         elif aux_head:
-            trunk, aux_ch = dcgan_d_features(image_size, channels, width, "batch", spectral=False)
-            self.classifier = nn.Sequential(trunk, nn.Flatten(), nn.Linear(aux_ch * 16, cond_dim))
+            self.classifier = dcgan_classifier(image_size, channels, width, cond_dim)
         self.aux_trunk = aux_trunk
         self.apply(init_dcgan_weights)
 
