@@ -80,6 +80,20 @@ def test_projection_aux_head_returns_class_logits(trunk: str) -> None:
     assert has_norm == (trunk == "batchnorm")
 
 
+def test_condition_map_aux_head_reads_the_image_alone() -> None:
+    """Its classifier must not see the 4th channel, or it could copy the condition it is scored
+    on."""
+    d = ConditionMapDiscriminator(cond_dim=24, image_size=32, width=4, aux_head=True).eval()
+    x, y = torch.randn(3, 3, 32, 32), torch.rand(3, 24)
+    logits, classes = d(x, y)
+    assert logits.shape == (3,) and classes.shape == (3, 24)
+    other_logits, other_classes = d(x, y.flip(0))
+    assert_close(other_classes, classes)
+    assert not torch.allclose(other_logits, logits)
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in d.classifier.modules())
+    assert ConditionMapDiscriminator(cond_dim=24, image_size=32, width=4).classifier is None
+
+
 @pytest.mark.parametrize("size", [32, 64])
 @pytest.mark.parametrize("name", DISCRIMINATORS)
 def test_conditional_discriminator_shapes(name: str, size: int) -> None:
@@ -180,11 +194,15 @@ def _conditional_loader(spec: DataSpec, n_batches: int, batch_size: int = 4):
         ("projection", {"gp_weight": 1.0}),
         ("projection", {"augment": ["translation", "cutout"]}),
         ("projection_aux", {"aux_weight": 1.0, "augment": ["cutout"]}),
+        ("condition_map_aux", {"aux_weight": 1.0, "mismatch_negatives": True}),
     ],
 )
 def test_conditional_models_train_and_sample(spec: DataSpec, name: str, options: dict) -> None:
-
-    discriminator = DISCRIMINATORS.get(name) or partial(ProjectionDiscriminator, aux_head=True)
+    with_aux = {
+        "projection_aux": partial(ProjectionDiscriminator, aux_head=True),
+        "condition_map_aux": partial(ConditionMapDiscriminator, aux_head=True),
+    }
+    discriminator = DISCRIMINATORS.get(name) or with_aux[name]
     model = _cgan(spec, discriminator, **options)
     trainer = quiet_trainer()
     trainer.fit(model, _conditional_loader(spec, 2))
