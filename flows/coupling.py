@@ -37,6 +37,11 @@ class Coupling(nn.Module):
         super().__init__()
         if clamp is not None and clamp <= 0:
             raise ValueError(f"clamp must be positive (or None: off), got {clamp}")
+        if clamp is not None and not affine:
+            raise ValueError(
+                "clamp bounds an affine coupling's scale, and an additive coupling has none: set"
+                " model.flow.clamp=null, or model.flow.affine=true"
+            )
         self.split = channels // 2
         self.affine = affine
         self.cond_dim = cond_dim

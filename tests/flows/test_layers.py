@@ -143,3 +143,8 @@ def test_clamp_bounds_the_affine_inverse_where_the_network_outputs_tiny_scales()
 def test_clamp_must_be_positive() -> None:
     with pytest.raises(ValueError, match="clamp must be positive"):
         Coupling(2, hidden=6, clamp=0.0)
+
+
+def test_clamp_on_an_additive_coupling_is_an_error_not_ignored() -> None:
+    with pytest.raises(ValueError, match=r"model\.flow\.clamp=null"):
+        Coupling(2, hidden=6, affine=False, clamp=2.0)
