@@ -78,8 +78,9 @@ ICLEVR_RUNS: dict[str, list[str]] = {
     # The tips plus ACGAN's auxiliary classifier on its own BatchNorm trunk (the lever that took
     # the projection D past 0.8), shifts only (cutout can hide an object the classifier is told
     # of): with two G steps per D step on batches of 64, and with the study's batches of 16 and
-    # four G steps.
+    # four G steps; and with one G step per D step, as the projection D is trained.
     "cdcgan_iclevr_aux": [*CDCGAN_AUX, "model.g_repeats=2"],
+    "cdcgan_iclevr_aux_g1": [*CDCGAN_AUX, "model.g_repeats=1"],
     "cdcgan_iclevr_aux_b16": [*CDCGAN_AUX, "data.batch_size=16"],
     "acgan": ["model=acgan"],
     "projection_gan": ["model=projection_gan"],
