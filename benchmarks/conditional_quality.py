@@ -43,11 +43,10 @@ log = logging.getLogger(__name__)
 # stabilised recipe's training (DiffAugment, batches of 64) on the study's networks.
 REBIND = ["model.mismatch_negatives=true", "model.mismatch_kind=rebind"]
 MSGAN = ["model.mode_seeking_weight=0.1"]
-CDCGAN_TIPS = ["model=cdcgan_iclevr", *REBIND, *MSGAN, "model.augment=[translation,cutout]"]
+CDCGAN_NEGATIVES = ["model=cdcgan_iclevr", *REBIND, *MSGAN]
+CDCGAN_TIPS = [*CDCGAN_NEGATIVES, "model.augment=[translation,cutout]"]
 CDCGAN_AUX = [
-    "model=cdcgan_iclevr",
-    *REBIND,
-    *MSGAN,
+    *CDCGAN_NEGATIVES,
     "model.augment=[translation]",
     "model.discriminator.aux_head=true",
     "model.aux_weight=1.0",
@@ -77,8 +76,8 @@ ICLEVR_RUNS: dict[str, list[str]] = {
     ],
     # The tips plus ACGAN's auxiliary classifier on its own BatchNorm trunk (the lever that took
     # the projection D past 0.8), shifts only (cutout can hide an object the classifier is told
-    # of): with two G steps per D step on batches of 64, and with the study's batches of 16 and
-    # four G steps; and with one G step per D step, as the projection D is trained.
+    # of): with two G steps per D step on batches of 64, with one (as the projection D is
+    # trained), and with the study's batches of 16 and four G steps.
     "cdcgan_iclevr_aux": [*CDCGAN_AUX, "model.g_repeats=2"],
     "cdcgan_iclevr_aux_g1": [*CDCGAN_AUX, "model.g_repeats=1"],
     "cdcgan_iclevr_aux_b16": [*CDCGAN_AUX, "data.batch_size=16"],
