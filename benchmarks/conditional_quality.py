@@ -51,6 +51,9 @@ CDCGAN_AUX = [
     "model.discriminator.aux_head=true",
     "model.aux_weight=1.0",
 ]
+# The study's G with conditional BatchNorm: the condition scales and shifts every layer's
+# features instead of joining the noise at the input only.
+CBN_G = ["model.generator._target_=gans.nets.cbn_generator.ConditionalBNGenerator"]
 
 # Each ICLEVR run: the model config and the overrides that make it the benchmarked recipe.
 ICLEVR_RUNS: dict[str, list[str]] = {
@@ -81,6 +84,14 @@ ICLEVR_RUNS: dict[str, list[str]] = {
     "cdcgan_iclevr_aux": [*CDCGAN_AUX, "model.g_repeats=2"],
     "cdcgan_iclevr_aux_g1": [*CDCGAN_AUX, "model.g_repeats=1"],
     "cdcgan_iclevr_aux_b16": [*CDCGAN_AUX, "data.batch_size=16"],
+    # The study's D (with and without the aux trunk) against a conditional-BatchNorm G.
+    "cdcgan_iclevr_aux_cbn": [*CDCGAN_AUX, *CBN_G, "model.g_repeats=1"],
+    "cdcgan_iclevr_cbn": [
+        *CDCGAN_NEGATIVES,
+        "model.augment=[translation]",
+        *CBN_G,
+        "model.g_repeats=1",
+    ],
     "acgan": ["model=acgan"],
     "projection_gan": ["model=projection_gan"],
     # The stabilised recipe: conditional BatchNorm G, SN projection D with an auxiliary

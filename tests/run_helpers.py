@@ -8,7 +8,7 @@ from pathlib import Path
 import pytorch_lightning as pl
 from hydra import compose, initialize_config_dir
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from runtime import resolvers
 
@@ -38,6 +38,15 @@ def compose_train(out_dir: Path, overrides: list[str]) -> DictConfig:
     HydraConfig.instance().set_config(cfg)
     out_dir.mkdir(parents=True, exist_ok=True)
     return cfg
+
+
+def write_run_config(cfg: DictConfig, out_dir: Path) -> None:
+    """Save ``cfg`` resolved as ``out_dir/.hydra/config.yaml``, where train.py's Hydra leaves it,
+    so sample.py and evaluate.py find an in-process run's model and data."""
+    config = OmegaConf.to_container(cfg, resolve=True)
+    del config["hydra"]
+    (out_dir / ".hydra").mkdir(exist_ok=True)
+    OmegaConf.save(OmegaConf.create(config), out_dir / ".hydra" / "config.yaml")
 
 
 def quiet_trainer(**kwargs: object) -> pl.Trainer:

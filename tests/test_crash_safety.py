@@ -120,7 +120,7 @@ def test_training_killed_repeatedly_resumes_from_last_checkpoint(
     ]
     rng = random.Random(0)
     steps = 0
-    for _ in range(3):
+    for _ in range(2):
         resume = [f"ckpt_path={last}"] if last.exists() else []
         before = _mtime(last)
         proc = subprocess.Popen(

@@ -299,25 +299,6 @@ def test_optuna_example_runs_its_trials_and_writes_the_best(data_dir: Path, tmp_
     assert all((sweep / job / "metrics.json").is_file() for job in ("0", "1"))
 
 
-@pytest.mark.slow
-def test_a_failing_job_is_reported_and_the_others_keep_their_results(
-    data_dir: Path, tmp_path: Path
-) -> None:
-    sweep = tmp_path / "sweep"
-    args = _multirun(sweep, data_dir, "logger=csv", "model.d_opt.lr=0.0002,-1")
-    result = _train_py(*args, cwd=tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert json.loads((sweep / "0" / "metrics.json").read_text())["d_steps"] == 2
-    assert not (sweep / "0" / "failed.json").exists()
-    failed = json.loads((sweep / "1" / "failed.json").read_text())
-    assert failed["job"] == 1 and "model.d_opt.lr=-1" in failed["overrides"]
-    assert "Invalid learning rate" in failed["error"] and "Traceback" in failed["traceback"]
-    assert not (sweep / "1" / "metrics.json").exists()
-    log = result.stdout + result.stderr
-    assert re.search(r"job 1 \(.*model\.d_opt\.lr=-1.*\) failed: ValueError: Invalid learning", log)
-    assert "Invalid learning rate" in (sweep / "1" / "train.log").read_text()
-
-
 def test_in_process_failure_handling_of_main(data_dir: Path, tmp_path: Path) -> None:
     """A failing single run raises; the same failure in a multirun job writes failed.json."""
     import train as train_py

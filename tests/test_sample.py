@@ -16,7 +16,7 @@ from datamodules.errors import DataError
 from datamodules.toy_celeba import ensure_toy_celeba
 from runtime import resolvers
 from sample import read_image, sample
-from tests.run_helpers import REPO, compose_train
+from tests.run_helpers import REPO, compose_train, write_run_config
 from train import train
 
 SIZE, PAD = 32, 2  # image size; save_image's padding between cells
@@ -44,10 +44,7 @@ def _train_run(run: Path, data_dir: Path, *overrides: str) -> Path:
         ],
     )
     train(cfg)
-    config = OmegaConf.to_container(cfg, resolve=True)
-    del config["hydra"]
-    (run / ".hydra").mkdir(exist_ok=True)
-    OmegaConf.save(OmegaConf.create(config), run / ".hydra" / "config.yaml")
+    write_run_config(cfg, run)
     return run / "checkpoints" / "last.ckpt"
 
 

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from datamodules.errors import DataError
-from tests.run_helpers import REPO, SMALL, compose_train
+from tests.run_helpers import REPO, SMALL, compose_train, write_run_config
 from train import train
 
 MODELS = ["dcgan", "wgan", "wgan_gp", "lsgan", "hinge"]
@@ -202,18 +202,25 @@ def test_conditional_model_on_unconditional_data_fails_before_training(
 
 
 def test_evaluate_and_sample_a_conditional_checkpoint(data_dir: Path, tmp_path: Path) -> None:
+    """sample.py and evaluate.py as commands on a checkpoint trained in-process."""
+    from hydra import compose, initialize_config_dir
+
+    from sample import sample
+
     run = tmp_path / "run"
-    small = [o for o in SMALL if o != "~callbacks.progress_bar"]
-    trained = _run_train(
-        *_overrides(data_dir, "trainer.max_epochs=1", "++trainer.limit_train_batches=2"),
-        "model=cgan_mlds",
-        "data=toy_anime_tags",
-        "data.image_size=32",
-        *small,
-        f"hydra.run.dir={run}",
-        cwd=tmp_path,
+    cfg = compose_train(
+        run,
+        _overrides(
+            data_dir,
+            "trainer.max_epochs=1",
+            "++trainer.limit_train_batches=2",
+            "model=cgan_mlds",
+            "data=toy_anime_tags",
+            "data.image_size=32",
+        ),
     )
-    assert trained.returncode == 0, trained.stderr[-3000:]
+    train(cfg)
+    write_run_config(cfg, run)
     ckpt = run / "checkpoints" / "last.ckpt"
     tags = tmp_path / "testing_tags.txt"
     tags.write_text(
@@ -261,8 +268,10 @@ def test_evaluate_and_sample_a_conditional_checkpoint(data_dir: Path, tmp_path: 
     assert Image.open(run / "generated" / "conditions.png").size == (3 * 34 + 2, 2 * 34 + 2)
     assert Image.open(run / "generated" / "mlds_tags_grid.png").size == (5 * 32, 5 * 32)
 
-    bad = run_script("sample.py", "conditions=[golden hair red eyes]")
-    assert bad.returncode != 0 and "golden" in bad.stderr and "Traceback" not in bad.stderr
+    with initialize_config_dir(str(REPO / "conf"), version_base="1.3"):
+        bad = compose("sample", [f"ckpt_path={ckpt}", "conditions=[golden hair red eyes]"])
+    with pytest.raises(DataError, match="golden"):
+        sample(bad)
 
     evaluated = run_script("evaluate.py", "+run_overrides.callbacks.anime_faces.n_samples=25")
     assert evaluated.returncode == 0, evaluated.stderr[-3000:]
