@@ -107,9 +107,8 @@ def negatives(conditions: Tensor, table: BindingTable) -> tuple[Tensor, Tensor, 
 
 @torch.no_grad()
 def held_out_scores(d: nn.Module, batches: Sequence[tuple[Tensor, Tensor]], table: BindingTable):
-    """``binding`` and ``content`` pairwise accuracies of D (in eval mode) on held-out batches."""
-    was_training = d.training
-    d.eval()
+    """``binding`` and ``content`` pairwise accuracies of D on held-out batches, judged as G's
+    steps see D: in training mode (a BatchNorm D normalises each batch by its own statistics)."""
     right, bound_logits, other_logits, has_binding = [], [], [], []
     for images, conditions in batches:
         bound, other, valid = negatives(conditions, table)
@@ -117,7 +116,6 @@ def held_out_scores(d: nn.Module, batches: Sequence[tuple[Tensor, Tensor]], tabl
         bound_logits.append(judge(d, images, bound))
         other_logits.append(judge(d, images, other))
         has_binding.append(valid)
-    d.train(was_training)
     right_all = torch.cat(right)
     return {
         "binding": pairwise_accuracy(right_all, torch.cat(bound_logits), torch.cat(has_binding)),
