@@ -98,6 +98,10 @@ ICLEVR_RUNS: dict[str, list[str]] = {
     # The best cDCGAN recipe scored by an EMA of G (the one fix on the list not yet tried
     # on the study's networks).
     "cdcgan_iclevr_aux_ema": [*CDCGAN_AUX, "model.g_repeats=2", "model.ema_decay=0.999"],
+    # The same with D's BatchNorm statistics from real batches only: trained on separate real,
+    # fake and mismatched batches, the study's BatchNorm D tells those batches apart by their own
+    # statistics (see benchmarks/binding_probe.py) rather than judging each image.
+    "cdcgan_iclevr_aux_realstats": [*CDCGAN_AUX, "model.g_repeats=2", "model.d_bn_real_stats=true"],
     "acgan": ["model=acgan"],
     "projection_gan": ["model=projection_gan"],
     # The stabilised recipe: conditional BatchNorm G, SN projection D with an auxiliary
