@@ -7,8 +7,11 @@ is "real"; the same image under its objects' colours and shapes wrongly bound (`
 cube, blue sphere" read as "red sphere, blue cube") or under another image's conditions
 (``mismatched``) is "fake". Every ``every`` steps it reports, on held-out images, the share for
 which D scores the right conditions above the wrongly bound ones (``binding``) and above another
-image's (``content``). On the README's toy set the ICLEVR study's condition-map D learns both more
-slowly than the projection D, which is what holds back the study's cDCGAN.
+image's (``content``), each image judged on its own; and the same shares judged as a GAN step
+judges (``binding_batch``, ``content_batch``): in training mode, on batches whose rows are all
+right or all wrong. A BatchNorm D (the ICLEVR study's) can score those perfectly by telling the
+batches apart from their statistics while it judges single images little better than chance,
+and a G trained against it gets that batch-level signal.
 
     python -m benchmarks.binding_probe root=data/benchmarks out=benchmarks/results/binding_probe
 
@@ -106,9 +109,17 @@ def negatives(conditions: Tensor, table: BindingTable) -> tuple[Tensor, Tensor, 
 
 
 @torch.no_grad()
-def held_out_scores(d: nn.Module, batches: Sequence[tuple[Tensor, Tensor]], table: BindingTable):
-    """``binding`` and ``content`` pairwise accuracies of D on held-out batches, judged as G's
-    steps see D: in training mode (a BatchNorm D normalises each batch by its own statistics)."""
+def held_out_scores(
+    d: nn.Module, batches: Sequence[tuple[Tensor, Tensor]], table: BindingTable, per_batch: bool
+) -> dict[str, float]:
+    """``binding`` and ``content`` pairwise accuracies of D on held-out batches.
+
+    Each image is judged on its own (D in eval mode: BatchNorm by its running statistics), or,
+    with ``per_batch``, as the GAN step judges it: in training mode, in a batch whose rows are all
+    right or all wrong, so that a BatchNorm D can tell the batches apart by their statistics.
+    """
+    was_training = d.training
+    d.train(per_batch)
     right, bound_logits, other_logits, has_binding = [], [], [], []
     for images, conditions in batches:
         bound, other, valid = negatives(conditions, table)
@@ -116,10 +127,21 @@ def held_out_scores(d: nn.Module, batches: Sequence[tuple[Tensor, Tensor]], tabl
         bound_logits.append(judge(d, images, bound))
         other_logits.append(judge(d, images, other))
         has_binding.append(valid)
-    right_all = torch.cat(right)
+    d.train(was_training)
+    right_all, suffix = torch.cat(right), "_batch" if per_batch else ""
     return {
-        "binding": pairwise_accuracy(right_all, torch.cat(bound_logits), torch.cat(has_binding)),
-        "content": pairwise_accuracy(right_all, torch.cat(other_logits)),
+        f"binding{suffix}": pairwise_accuracy(
+            right_all, torch.cat(bound_logits), torch.cat(has_binding)
+        ),
+        f"content{suffix}": pairwise_accuracy(right_all, torch.cat(other_logits)),
+    }
+
+
+def scores(d: nn.Module, batches: Sequence[tuple[Tensor, Tensor]], table: BindingTable):
+    """Both ways of judging (:func:`held_out_scores`): per image, and per batch."""
+    return {
+        **held_out_scores(d, batches, table, per_batch=False),
+        **held_out_scores(d, batches, table, per_batch=True),
     }
 
 
@@ -148,7 +170,7 @@ def probe(model: str, options: Options) -> dict[str, Any]:
     while step < options.steps:
         for images, conditions in datamodule.train_dataloader():
             if step % options.every == 0:
-                curve.append({"step": step, **held_out_scores(d, held_out, table)})
+                curve.append({"step": step, **scores(d, held_out, table)})
                 log.info("%s step %d: %s", model, step, curve[-1])
             images = datamodule.transform(images, train=True)
             bound, other, _ = negatives(conditions, table)
@@ -164,7 +186,7 @@ def probe(model: str, options: Options) -> dict[str, Any]:
             if step == options.steps:
                 break
     wall = time.perf_counter() - started
-    curve.append({"step": step, **held_out_scores(d, held_out, table)})
+    curve.append({"step": step, **scores(d, held_out, table)})
     log.info("%s step %d: %s", model, step, curve[-1])
     return {
         "model": model,
@@ -178,13 +200,22 @@ def probe(model: str, options: Options) -> dict[str, Any]:
 
 
 def plot(results: Sequence[dict[str, Any]], path: Path) -> None:
-    """Binding and content accuracy against steps, one line per model."""
+    """Binding and content accuracy against steps, one line per model: judged per image
+    (solid) and per batch (dashed)."""
     panels = [
         Panel(
             title=f"{key}: right conditions scored above {what}",
-            lines=[Line(r["model"], [(p["step"], p[key]) for p in r["curve"]]) for r in results],
+            lines=[
+                Line(
+                    f"{r['model']}{label}",
+                    [(p["step"], p[f"{key}{suffix}"]) for p in r["curve"]],
+                    style=style,
+                )
+                for r in results
+                for suffix, label, style in (("", "", ".-"), ("_batch", " (per batch)", ".--"))
+            ],
             ylabel="held-out pairwise accuracy",
-            ylim=(0.4, 1.0),
+            ylim=(0.4, 1.02),
             hlines={"chance": 0.5},
         )
         for key, what in (("binding", "wrongly bound"), ("content", "another image's"))

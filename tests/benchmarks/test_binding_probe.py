@@ -8,8 +8,14 @@ from pathlib import Path
 
 import pytest
 import torch
+from torch import Tensor, nn
 
-from benchmarks.binding_probe import main, negatives, pairwise_accuracy
+from benchmarks.binding_probe import (
+    held_out_scores,
+    main,
+    negatives,
+    pairwise_accuracy,
+)
 from datamodules.toy_iclevr import ICLEVR_OBJECTS
 from gans.conditioning import BindingTable
 
@@ -59,6 +65,7 @@ def test_tiny_probe_writes_a_curve_for_each_discriminator(tmp_path: Path) -> Non
         assert [p["step"] for p in result["curve"]] == [0, 2, 3]
         for point in result["curve"]:
             assert 0.0 <= point["content"] <= 1.0
+            assert 0.0 <= point["content_batch"] <= 1.0
         assert result["steps"] == 3 and result["steps_per_s"] > 0
     assert (out / "binding_probe.png").stat().st_size > 0
 
@@ -67,3 +74,28 @@ def test_a_probe_without_held_out_images_says_which_key_to_raise(tmp_path: Path)
     args = [f"root={tmp_path}", f"out={tmp_path / 'out'}", "n_scenes=8", "batch_size=8"]
     with pytest.raises(ValueError, match="val_fraction"):
         main([*args, "val_fraction=0.0", "steps=1", "models=cdcgan_iclevr"])
+
+
+class _ModeRecorder(nn.Module):
+    """A D that scores every row 0 and remembers whether it was called in training mode."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.modes: list[bool] = []
+
+    def forward(self, images: Tensor, conditions: Tensor) -> Tensor:
+        self.modes.append(self.training)
+        return torch.zeros(len(images))
+
+
+def test_per_image_scores_use_eval_mode_and_per_batch_scores_training_mode() -> None:
+    names = list(ICLEVR_OBJECTS)
+    batch = [(torch.zeros(2, 3, 8, 8), torch.eye(len(names))[:2])]
+    d = _ModeRecorder()
+    per_image = held_out_scores(d, batch, BindingTable(names), per_batch=False)
+    assert d.modes == [False] * 3 and d.training
+    per_batch = held_out_scores(d, batch, BindingTable(names), per_batch=True)
+    assert d.modes[3:] == [True] * 3
+    assert set(per_image) == {"binding", "content"}
+    assert set(per_batch) == {"binding_batch", "content_batch"}
+    assert per_batch["content_batch"] == 0.0  # ties are not wins
