@@ -11,7 +11,8 @@ image's (``content``), each image judged on its own; and the same shares judged 
 judges (``binding_batch``, ``content_batch``): in training mode, on batches whose rows are all
 right or all wrong. A BatchNorm D (the ICLEVR study's) can score those perfectly by telling the
 batches apart from their statistics while it judges single images little better than chance,
-and a G trained against it gets that batch-level signal.
+and a G trained against it gets that batch-level signal. ``joint=true`` trains D on one batch of
+all three pairings, which takes the shortcut away.
 
     python -m benchmarks.binding_probe root=data/benchmarks out=benchmarks/results/binding_probe
 
@@ -58,6 +59,9 @@ class Options:
     n_scenes: int = 6000
     val_fraction: float = 0.05
     val_batches: int = 8
+    # Train D on one batch holding the right and both wrong pairings (BatchNorm statistics shared,
+    # as BigGAN's D step joins real and fake) instead of three separate batches (our GAN step).
+    joint: bool = False
     threads: int = 0
     seed: int = 0
 
@@ -65,7 +69,7 @@ class Options:
 USAGE = (
     "usage: python -m benchmarks.binding_probe [root=DIR out=DIR models=cdcgan_iclevr,"
     "projection_gan steps=1000 every=200 image_size=32 width=32 batch_size=64 n_scenes=6000"
-    " val_fraction=0.05 val_batches=8 threads=0 seed=0]"
+    " val_fraction=0.05 val_batches=8 joint=false threads=0 seed=0]"
 )
 
 
@@ -174,8 +178,12 @@ def probe(model: str, options: Options) -> dict[str, Any]:
                 log.info("%s step %d: %s", model, step, curve[-1])
             images = datamodule.transform(images, train=True)
             bound, other, _ = negatives(conditions, table)
-            real = judge(d, images, conditions)
-            fakes = torch.cat([judge(d, images, bound), judge(d, images, other)])
+            if options.joint:
+                logits = judge(d, images.repeat(3, 1, 1, 1), torch.cat([conditions, bound, other]))
+                real, fakes = logits[: len(images)], logits[len(images) :]
+            else:
+                real = judge(d, images, conditions)
+                fakes = torch.cat([judge(d, images, bound), judge(d, images, other)])
             loss = F.binary_cross_entropy_with_logits(
                 real, torch.ones_like(real)
             ) + F.binary_cross_entropy_with_logits(fakes, torch.zeros_like(fakes))
@@ -190,6 +198,7 @@ def probe(model: str, options: Options) -> dict[str, Any]:
     log.info("%s step %d: %s", model, step, curve[-1])
     return {
         "model": model,
+        "joint": options.joint,
         "discriminator": cfg.model.discriminator._target_,
         "steps": step,
         "wall_s": round(wall, 1),

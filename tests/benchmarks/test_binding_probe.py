@@ -70,6 +70,20 @@ def test_tiny_probe_writes_a_curve_for_each_discriminator(tmp_path: Path) -> Non
     assert (out / "binding_probe.png").stat().st_size > 0
 
 
+def test_joint_probe_trains_on_one_batch_of_all_pairings(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    args = [f"root={tmp_path / 'data'}", f"out={out}", "n_scenes=8", "batch_size=8"]
+    args += ["val_fraction=0.25", "steps=2", "every=1", "width=8", "models=cdcgan_iclevr"]
+    assert main([*args, "joint=true"]) == 0
+    joint = json.loads((out / "binding_probe.json").read_text())["models"][0]
+    assert main([*args, "joint=false"]) == 0
+    separate = json.loads((out / "binding_probe.json").read_text())["models"][0]
+    assert joint["joint"] and not separate["joint"]
+    # Same seed and data, different batches through BatchNorm: different Ds after one step.
+    assert joint["curve"][0] == separate["curve"][0]
+    assert joint["curve"][1:] != separate["curve"][1:]
+
+
 def test_a_probe_without_held_out_images_says_which_key_to_raise(tmp_path: Path) -> None:
     args = [f"root={tmp_path}", f"out={tmp_path / 'out'}", "n_scenes=8", "batch_size=8"]
     with pytest.raises(ValueError, match="val_fraction"):
