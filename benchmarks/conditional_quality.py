@@ -102,6 +102,8 @@ ICLEVR_RUNS: dict[str, list[str]] = {
     # fake and mismatched batches, the study's BatchNorm D tells those batches apart by their own
     # statistics (see benchmarks/binding_probe.py) rather than judging each image.
     "cdcgan_iclevr_aux_realstats": [*CDCGAN_AUX, "model.g_repeats=2", "model.d_bn_real_stats=true"],
+    # The same with reals, fakes and mismatched pairs through D as one batch: the shortcut gone.
+    "cdcgan_iclevr_aux_joint": [*CDCGAN_AUX, "model.g_repeats=2", "model.d_joint_batch=true"],
     "acgan": ["model=acgan"],
     "projection_gan": ["model=projection_gan"],
     # The stabilised recipe: conditional BatchNorm G, SN projection D with an auxiliary

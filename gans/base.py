@@ -81,6 +81,10 @@ class GANModule(pl.LightningModule):
         d_bn_real_stats: D's BatchNorm layers learn their running statistics from real batches
             only and normalise every other batch (fakes, mismatched pairs, G's step) with them,
             so an auxiliary classifier judges fakes as it judges real images.
+        d_joint_batch: the D step passes reals, fakes and mismatched pairs through D as one batch
+            (as BigGAN's D step joins real and fake), so a BatchNorm D normalises them by shared
+            statistics and cannot tell them apart by the statistics of their separate batches
+            (``benchmarks/binding_probe.py``); G's step still shows D its fakes alone.
         reuse_fakes: the G step that follows a D step trains on that D step's fakes (as the
             PyTorch DCGAN example does) rather than on new ones; G has not changed in between,
             so this only saves a G forward pass. Further ``g_repeats`` draw new fakes.
@@ -113,6 +117,7 @@ class GANModule(pl.LightningModule):
         augment: Sequence[str] | None = None,
         mode_seeking_weight: float | None = None,
         d_bn_real_stats: bool = False,
+        d_joint_batch: bool = False,
         reuse_fakes: bool = True,
         channels_last: bool = False,
         compile: bool = False,
@@ -130,6 +135,11 @@ class GANModule(pl.LightningModule):
         self.d_opt_factory = d_opt
         if conditional:
             require_conditions(spec, "model=dcgan, wgan, wgan_gp, lsgan, hinge")
+        if d_joint_batch and d_bn_real_stats:
+            raise ValueError(
+                "d_joint_batch and d_bn_real_stats exclude each other: a joint batch has no"
+                " real-only statistics to keep; set one of them to false"
+            )
         if mismatch_kind not in ("roll", "rebind"):
             raise ValueError(f"mismatch_kind must be roll or rebind, got {mismatch_kind!r}")
         # Rebinding needs the colour x shape table of the condition names (ICLEVR only).
@@ -205,6 +215,21 @@ class GANModule(pl.LightningModule):
             out = net(x) if y is None else net(x, y)
         return out if isinstance(out, tuple) else (out, None)
 
+    def discriminate_joint(
+        self, real: Tensor, fake: Tensor, y: Tensor | None, wrong: Tensor | None
+    ) -> tuple[Tensor, Tensor | None, Tensor, Tensor | None]:
+        """D's logits for reals, fakes and (when ``wrong`` is given) reals under the wrong
+        conditions, from one forward pass over all of them; with the reals' class logits."""
+        images, conditions = [real, fake], None if y is None else [y, y]
+        if wrong is not None:
+            images.append(real)
+            conditions.append(wrong)
+        joined = None if conditions is None else torch.cat(conditions)
+        logits, classes = self.discriminate(torch.cat(images), joined, real_batch=True)
+        n = real.size(0)
+        wrong_logits = logits[2 * n :] if wrong is not None else None
+        return logits[:n], None if classes is None else classes[:n], logits[n : 2 * n], wrong_logits
+
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
         real, conditions = batch
         if self.hparams.channels_last:
@@ -234,12 +259,19 @@ class GANModule(pl.LightningModule):
         """One D update on real images ``(N, C, H, W)`` (with their conditions ``y``) and as many
         fakes ``fake`` (no graph) made for the same conditions; returns its losses."""
         with self.toggled_optimizer(opt):
-            real_logits, real_class = self.discriminate(real, y, real_batch=True)
-            fake_logits, _ = self.discriminate(fake, y)
-            logs = {"d_real": real_logits.detach().mean(), "d_fake": fake_logits.detach().mean()}
+            wrong = None
             if self.hparams.mismatch_negatives:
                 wrong = mismatched(y) if self.binding is None else rebound(y, self.binding)
-                wrong_logits, _ = self.discriminate(real, wrong)
+            if self.hparams.d_joint_batch:
+                real_logits, real_class, fake_logits, wrong_logits = self.discriminate_joint(
+                    real, fake, y, wrong
+                )
+            else:
+                real_logits, real_class = self.discriminate(real, y, real_batch=True)
+                fake_logits, _ = self.discriminate(fake, y)
+                wrong_logits = None if wrong is None else self.discriminate(real, wrong)[0]
+            logs = {"d_real": real_logits.detach().mean(), "d_fake": fake_logits.detach().mean()}
+            if wrong_logits is not None:
                 logs["d_mismatch"] = wrong_logits.detach().mean()
                 fake_logits = torch.cat([fake_logits, wrong_logits])
             d_loss = self.loss.d(real_logits, fake_logits)
