@@ -104,6 +104,13 @@ ICLEVR_RUNS: dict[str, list[str]] = {
     "cdcgan_iclevr_aux_realstats": [*CDCGAN_AUX, "model.g_repeats=2", "model.d_bn_real_stats=true"],
     # The same with reals, fakes and mismatched pairs through D as one batch: the shortcut gone.
     "cdcgan_iclevr_aux_joint": [*CDCGAN_AUX, "model.g_repeats=2", "model.d_joint_batch=true"],
+    # ... and G's step too shows D its fakes beside the reals, under the statistics D learns with.
+    "cdcgan_iclevr_aux_joint_g": [
+        *CDCGAN_AUX,
+        "model.g_repeats=2",
+        "model.d_joint_batch=true",
+        "model.g_joint_batch=true",
+    ],
     "acgan": ["model=acgan"],
     "projection_gan": ["model=projection_gan"],
     # The stabilised recipe: conditional BatchNorm G, SN projection D with an auxiliary

@@ -85,6 +85,9 @@ class GANModule(pl.LightningModule):
             (as BigGAN's D step joins real and fake), so a BatchNorm D normalises them by shared
             statistics and cannot tell them apart by the statistics of their separate batches
             (``benchmarks/binding_probe.py``); G's step still shows D its fakes alone.
+        g_joint_batch: G's step shows D its fakes beside the real batch, in one batch, and
+            trains on the fakes' logits, so a BatchNorm D judges them under the mixed statistics
+            that ``d_joint_batch`` trains it with rather than a batch of fakes' own.
         reuse_fakes: the G step that follows a D step trains on that D step's fakes (as the
             PyTorch DCGAN example does) rather than on new ones; G has not changed in between,
             so this only saves a G forward pass. Further ``g_repeats`` draw new fakes.
@@ -118,6 +121,7 @@ class GANModule(pl.LightningModule):
         mode_seeking_weight: float | None = None,
         d_bn_real_stats: bool = False,
         d_joint_batch: bool = False,
+        g_joint_batch: bool = False,
         reuse_fakes: bool = True,
         channels_last: bool = False,
         compile: bool = False,
@@ -135,10 +139,10 @@ class GANModule(pl.LightningModule):
         self.d_opt_factory = d_opt
         if conditional:
             require_conditions(spec, "model=dcgan, wgan, wgan_gp, lsgan, hinge")
-        if d_joint_batch and d_bn_real_stats:
+        if (d_joint_batch or g_joint_batch) and d_bn_real_stats:
             raise ValueError(
-                "d_joint_batch and d_bn_real_stats exclude each other: a joint batch has no"
-                " real-only statistics to keep; set one of them to false"
+                "d_joint_batch / g_joint_batch and d_bn_real_stats exclude each other: a joint"
+                " batch has no real-only statistics to keep; set one of them to false"
             )
         if mismatch_kind not in ("roll", "rebind"):
             raise ValueError(f"mismatch_kind must be roll or rebind, got {mismatch_kind!r}")
@@ -230,6 +234,20 @@ class GANModule(pl.LightningModule):
         wrong_logits = logits[2 * n :] if wrong is not None else None
         return logits[:n], None if classes is None else classes[:n], logits[n : 2 * n], wrong_logits
 
+    def discriminate_fakes(
+        self, fake: Tensor, y: Tensor | None, real: Tensor | None
+    ) -> tuple[Tensor, Tensor | None]:
+        """D's logits (and class logits) for G's fakes: alone, or under ``g_joint_batch``
+        from one pass over ``real`` (with the fakes' conditions) and the fakes."""
+        if not self.hparams.g_joint_batch:
+            return self.discriminate(fake, y)
+        if real is None:
+            raise ValueError("g_joint_batch needs the real batch beside G's fakes")
+        n = real.size(0)
+        joined = None if y is None else torch.cat([y, y])
+        logits, classes = self.discriminate(torch.cat([real, fake]), joined)
+        return logits[n:], None if classes is None else classes[n:]
+
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
         real, conditions = batch
         if self.hparams.channels_last:
@@ -247,9 +265,9 @@ class GANModule(pl.LightningModule):
         if g_turn:
             for repeat in range(self.hparams.g_repeats):
                 if keep_graph and repeat == 0:
-                    logs.update(self.g_step(z, y, opt_g, fake))
+                    logs.update(self.g_step(z, y, opt_g, fake, real=real))
                 else:
-                    logs.update(self.g_step(self.noise(real.size(0)), y, opt_g))
+                    logs.update(self.g_step(self.noise(real.size(0)), y, opt_g, real=real))
         self.log_dict({f"train/{k}": v for k, v in logs.items()}, prog_bar=True)
         self.log("train/d_steps", device_scalar(self.d_steps, self.device))
 
@@ -294,15 +312,21 @@ class GANModule(pl.LightningModule):
         return logs
 
     def g_step(
-        self, z: Tensor, y: Tensor | None, opt: Optimizer, fake: Tensor | None = None
+        self,
+        z: Tensor,
+        y: Tensor | None,
+        opt: Optimizer,
+        fake: Tensor | None = None,
+        real: Tensor | None = None,
     ) -> dict[str, Tensor]:
         """One G update on the fakes of noise ``z`` ``(n, z_dim)`` (and conditions ``y``
         ``(n, cond_dim)`` when the model is conditional): ``fake``, made from them by the
-        current G with its graph, or else made here; returns its losses."""
+        current G with its graph, or else made here; returns its losses. ``real`` (images of
+        the same conditions) joins the fakes in D's batch under ``g_joint_batch``."""
         with self.toggled_optimizer(opt):
             if fake is None:
                 fake = self.generate(z, y)
-            fake_logits, fake_class = self.discriminate(fake, y)
+            fake_logits, fake_class = self.discriminate_fakes(fake, y, real)
             g_loss = self.loss.g(fake_logits)
             logs = {"g_loss": g_loss.detach()}
             total = g_loss

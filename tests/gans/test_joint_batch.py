@@ -1,4 +1,5 @@
-"""d_joint_batch: the D step shows D reals, fakes and mismatched pairs as one batch."""
+"""d_joint_batch: the D step shows D reals, fakes and mismatched pairs as one batch;
+g_joint_batch: G's step shows D its fakes beside the reals."""
 
 import pytest
 import torch
@@ -16,13 +17,23 @@ def _batch_sizes_at_first_batchnorm(model) -> list[int]:
     return sizes
 
 
-@pytest.mark.parametrize("joint", [True, False])
-def test_the_d_step_normalises_reals_and_fakes_together_only_when_joint(joint: bool) -> None:
+@pytest.mark.parametrize(
+    ("d_joint", "g_joint", "expected"),
+    [
+        (False, False, [4, 4, 4]),
+        (True, False, [8, 4]),
+        (False, True, [4, 4, 8]),
+        (True, True, [8, 8]),
+    ],
+)
+def test_each_step_normalises_reals_and_fakes_together_only_when_joint(
+    d_joint: bool, g_joint: bool, expected: list[int]
+) -> None:
     torch.manual_seed(0)
-    model = tiny_gan(d_joint_batch=joint, n_samples=0)
+    model = tiny_gan(d_joint_batch=d_joint, g_joint_batch=g_joint, n_samples=0)
     sizes = _batch_sizes_at_first_batchnorm(model)
-    fit(model, n_batches=1)  # batches of 4: one D step, then one G step on the fakes alone
-    assert sizes == ([8, 4] if joint else [4, 4, 4])
+    fit(model, n_batches=1)  # batches of 4: one D step (reals, then fakes), then one G step
+    assert sizes == expected
     assert model.d_steps == 1 and model.g_steps == 1
 
 
@@ -44,6 +55,20 @@ def test_joint_logits_are_the_separate_logits_of_a_d_without_batchnorm() -> None
     assert model.discriminate_joint(real, fake, y, None)[3] is None
 
 
-def test_joint_batches_and_real_only_statistics_are_refused_together() -> None:
-    with pytest.raises(ValueError, match="d_joint_batch and d_bn_real_stats"):
-        tiny_gan(d_joint_batch=True, d_bn_real_stats=True)
+def test_g_joint_logits_are_the_fakes_alone_logits_of_a_d_without_batchnorm() -> None:
+    torch.manual_seed(0)
+    model = tiny_gan(g_joint_batch=True, n_samples=0)
+    d = ConditionMapDiscriminator(cond_dim=5, image_size=32, width=8, norm="none")
+    model.discriminator = model.train_nets["discriminator"] = d
+    real, fake, y = torch.randn(3, 3, 32, 32), torch.randn(3, 3, 32, 32), torch.eye(5)[:3]
+    logits, classes = model.discriminate_fakes(fake, y, real)
+    assert_close(logits, d(fake, y))
+    assert classes is None
+    with pytest.raises(ValueError, match="needs the real batch"):
+        model.discriminate_fakes(fake, y, None)
+
+
+@pytest.mark.parametrize("option", ["d_joint_batch", "g_joint_batch"])
+def test_joint_batches_and_real_only_statistics_are_refused_together(option: str) -> None:
+    with pytest.raises(ValueError, match="g_joint_batch and d_bn_real_stats"):
+        tiny_gan(**{option: True}, d_bn_real_stats=True)
