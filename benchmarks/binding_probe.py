@@ -22,6 +22,7 @@ Writes ``OUT/binding_probe.json`` (settings, machine, each model's curve and spe
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import logging
@@ -121,9 +122,10 @@ def held_out_scores(
     Each image is judged on its own (D in eval mode: BatchNorm by its running statistics), or,
     with ``per_batch``, as the GAN step judges it: in training mode, in a batch whose rows are all
     right or all wrong, so that a BatchNorm D can tell the batches apart by their statistics.
+    A copy of D judges: training mode would move D's BatchNorm running statistics and its
+    spectral norm's power iteration, making the curve depend on how often it is scored.
     """
-    was_training = d.training
-    d.train(per_batch)
+    d = copy.deepcopy(d).train(per_batch)
     right, bound_logits, other_logits, has_binding = [], [], [], []
     for images, conditions in batches:
         bound, other, valid = negatives(conditions, table)
@@ -131,7 +133,6 @@ def held_out_scores(
         bound_logits.append(judge(d, images, bound))
         other_logits.append(judge(d, images, other))
         has_binding.append(valid)
-    d.train(was_training)
     right_all, suffix = torch.cat(right), "_batch" if per_batch else ""
     return {
         f"binding{suffix}": pairwise_accuracy(

@@ -90,15 +90,16 @@ def test_a_probe_without_held_out_images_says_which_key_to_raise(tmp_path: Path)
         main([*args, "val_fraction=0.0", "steps=1", "models=cdcgan_iclevr"])
 
 
-class _ModeRecorder(nn.Module):
-    """A D that scores every row 0 and remembers whether it was called in training mode."""
+# Modes the recorder was called in; a module-level list, so the copies of D that the probe
+# judges with record into it too.
+MODES: list[bool] = []
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.modes: list[bool] = []
+
+class _ModeRecorder(nn.Module):
+    """A D that scores every row 0 and records whether it was called in training mode."""
 
     def forward(self, images: Tensor, conditions: Tensor) -> Tensor:
-        self.modes.append(self.training)
+        MODES.append(self.training)
         return torch.zeros(len(images))
 
 
@@ -106,10 +107,37 @@ def test_per_image_scores_use_eval_mode_and_per_batch_scores_training_mode() -> 
     names = list(ICLEVR_OBJECTS)
     batch = [(torch.zeros(2, 3, 8, 8), torch.eye(len(names))[:2])]
     d = _ModeRecorder()
+    MODES.clear()
     per_image = held_out_scores(d, batch, BindingTable(names), per_batch=False)
-    assert d.modes == [False] * 3 and d.training
+    assert MODES == [False] * 3 and d.training
     per_batch = held_out_scores(d, batch, BindingTable(names), per_batch=True)
-    assert d.modes[3:] == [True] * 3
+    assert MODES[3:] == [True] * 3
     assert set(per_image) == {"binding", "content"}
     assert set(per_batch) == {"binding_batch", "content_batch"}
     assert per_batch["content_batch"] == 0.0  # ties are not wins
+
+
+def test_scoring_leaves_batchnorm_statistics_and_spectral_norm_state_alone() -> None:
+    names = list(ICLEVR_OBJECTS)
+    batch = [(torch.randn(4, 3, 8, 8), torch.eye(len(names))[:4])]
+
+    class Tiny(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.utils.spectral_norm(nn.Conv2d(3, 4, 3))
+            self.bn = nn.BatchNorm2d(4)
+            self.head = nn.Linear(4 + len(names), 1)
+
+        def forward(self, images: Tensor, conditions: Tensor) -> Tensor:
+            features = self.bn(self.conv(images)).mean(dim=(2, 3))
+            return self.head(torch.cat([features, conditions], dim=1)).squeeze(1)
+
+    torch.manual_seed(0)
+    d = Tiny()
+    before = {k: v.clone() for k, v in d.state_dict().items()}
+    for per_batch in (False, True):
+        held_out_scores(d, batch, BindingTable(names), per_batch=per_batch)
+    after = d.state_dict()
+    assert d.training
+    for key, value in before.items():
+        assert torch.equal(value, after[key]), key
