@@ -111,6 +111,15 @@ ICLEVR_RUNS: dict[str, list[str]] = {
         "model.d_joint_batch=true",
         "model.g_joint_batch=true",
     ],
+    # ... with half the mismatch negatives an object given another shape instead of a rebinding:
+    # the study's G draws the asked-for colours but blocks for every shape.
+    "cdcgan_iclevr_aux_joint_reshape": [
+        *CDCGAN_AUX,
+        "model.g_repeats=2",
+        "model.d_joint_batch=true",
+        "model.g_joint_batch=true",
+        "model.mismatch_kind=rebind_reshape",
+    ],
     "acgan": ["model=acgan"],
     "projection_gan": ["model=projection_gan"],
     # The stabilised recipe: conditional BatchNorm G, SN projection D with an auxiliary

@@ -33,13 +33,13 @@ from datamodules.spec import DataSpec
 from gans.augment import diff_augment
 from gans.batchnorm import frozen_batchnorm
 from gans.conditioning import (
+    MISMATCH_KINDS,
     BindingTable,
     aux_classification_loss,
     group_sizes,
-    mismatched,
     random_conditions,
-    rebound,
     require_conditions,
+    wrong_conditions,
 )
 from gans.ema import ema_update
 from gans.fused import build_optimizer
@@ -72,7 +72,9 @@ class GANModule(pl.LightningModule):
         conditional: G and D take the data's conditions (the data must have them).
         mismatch_negatives: also train D on real images with wrong conditions, labelled fake.
         mismatch_kind: how the wrong conditions are made: ``roll`` (another image's, the anime
-            study's) or ``rebind`` (ICLEVR: the same colours and shapes, bound wrongly).
+            study's), ``rebind`` (ICLEVR: the same colours and shapes, bound wrongly),
+            ``reshape`` (ICLEVR: one object's shape changed) or ``rebind_reshape`` (either, per
+            row).
         aux_weight: weight of ACGAN's auxiliary classification loss; None is off.
         augment: DiffAugment transforms applied to every image D sees (``["translation",
             "cutout"]``); None or empty is off.
@@ -144,11 +146,19 @@ class GANModule(pl.LightningModule):
                 "d_joint_batch / g_joint_batch and d_bn_real_stats exclude each other: a joint"
                 " batch has no real-only statistics to keep; set one of them to false"
             )
-        if mismatch_kind not in ("roll", "rebind"):
-            raise ValueError(f"mismatch_kind must be roll or rebind, got {mismatch_kind!r}")
-        # Rebinding needs the colour x shape table of the condition names (ICLEVR only).
+        if mismatch_kind not in MISMATCH_KINDS:
+            raise ValueError(
+                f"mismatch_kind must be one of {', '.join(MISMATCH_KINDS)}, got {mismatch_kind!r}"
+            )
+        if mismatch_kind in ("reshape", "rebind_reshape") and spec.condition_kind != "multi_hot":
+            raise ValueError(
+                f"mismatch_kind={mismatch_kind} changes ICLEVR objects' shapes and needs multi-hot"
+                f" '<colour> <shape>' conditions; data {spec.name!r} has"
+                f" {spec.condition_kind!r} conditions: use roll or rebind"
+            )
+        # Rebinding and reshaping need the colour x shape table of the condition names (ICLEVR).
         self.binding = None
-        if mismatch_negatives and mismatch_kind == "rebind":
+        if mismatch_negatives and mismatch_kind != "roll":
             self.binding = BindingTable(spec.condition_names)
         cond = {"cond_dim": spec.condition_dim} if conditional else {}
         self.generator = generator(
@@ -279,7 +289,7 @@ class GANModule(pl.LightningModule):
         with self.toggled_optimizer(opt):
             wrong = None
             if self.hparams.mismatch_negatives:
-                wrong = mismatched(y) if self.binding is None else rebound(y, self.binding)
+                wrong = wrong_conditions(y, self.hparams.mismatch_kind, self.binding)
             if self.hparams.d_joint_batch:
                 real_logits, real_class, fake_logits, wrong_logits = self.discriminate_joint(
                     real, fake, y, wrong

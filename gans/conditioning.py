@@ -11,6 +11,8 @@ from torch import Tensor, nn
 from datamodules.errors import DataError
 from datamodules.spec import DataSpec
 
+# How mismatch negatives' wrong conditions can be made (see wrong_conditions).
+MISMATCH_KINDS = ("roll", "rebind", "reshape", "rebind_reshape")
 CONDITIONAL_DATA = "data=anime_tags, toy_anime_tags, iclevr, toy_iclevr, celeba or toy_celeba"
 
 
@@ -57,6 +59,8 @@ class BindingTable(nn.Module):
       (colour of j, shape of i) that objects i and j become when they swap shapes.
     - ``allowed`` ``(cells, cells)``: i and j differ in colour and shape, both crossed cells have
       names, and each unordered pair is listed once (colour of i < colour of j).
+    - ``reshapes`` ``(cells, cells)``: cell i may become cell j by changing its shape
+      alone (same colour, another shape, both named).
     """
 
     def __init__(self, names: Sequence[str]) -> None:
@@ -83,6 +87,9 @@ class BindingTable(nn.Module):
         self.register_buffer("crossed_a", crossed_a, persistent=False)
         self.register_buffer("crossed_b", crossed_b, persistent=False)
         self.register_buffer("allowed", allowed, persistent=False)
+        same_colour = (colour[:, None] == colour[None, :]) & (shape[:, None] != shape[None, :])
+        same_colour &= (index[:, None] >= 0) & (index[None, :] >= 0)
+        self.register_buffer("reshapes", same_colour, persistent=False)
 
 
 def rebound(conditions: Tensor, table: BindingTable) -> Tensor:
@@ -112,6 +119,47 @@ def rebound(conditions: Tensor, table: BindingTable) -> Tensor:
     wrong[rows, index[crossed_a[i, j]].clamp(min=0)] = 1
     wrong[rows, index[crossed_b[i, j]].clamp(min=0)] = 1
     return torch.where(pairs.any(1, keepdim=True), wrong, mismatched(conditions))
+
+
+def reshaped(conditions: Tensor, table: BindingTable) -> Tensor:
+    """Multi-hot ``"<colour> <shape>"`` conditions with one object, chosen at random, given
+    another shape of its colour that the scene does not hold ("red cube, blue sphere" becomes
+    "red cylinder, blue sphere"). D learns from real images paired with these that shapes
+    matter: generators trained with only rebinding or another image's conditions as negatives
+    draw the asked-for colours as blocks whatever the shape (``benchmarks/conditional_quality``).
+    ICLEVR only (anime tags would trade a hair colour for an eye colour). Rows with no such
+    change (every shape of each colour present) get another row's condition instead.
+
+    Computed on the conditions' device without reading them back (no host sync in the step).
+    """
+    index = table.index
+    present = conditions[:, index.clamp(min=0)].bool() & (index >= 0)  # (N, cells)
+    moves = present[:, :, None] & ~present[:, None, :] & table.reshapes  # (N, from, to)
+    moves = moves.flatten(1)
+    scores = torch.rand(moves.shape, device=conditions.device).masked_fill(~moves, -1.0)
+    chosen = scores.argmax(1)  # a random allowed move of each row (0 when there is none)
+    source, target = chosen // index.numel(), chosen % index.numel()
+    rows = torch.arange(conditions.size(0), device=conditions.device)
+    wrong = conditions.clone()
+    wrong[rows, index[source].clamp(min=0)] = 0
+    wrong[rows, index[target].clamp(min=0)] = 1
+    return torch.where(moves.any(1, keepdim=True), wrong, mismatched(conditions))
+
+
+def wrong_conditions(conditions: Tensor, kind: str, table: BindingTable | None) -> Tensor:
+    """Wrong conditions for real images (mismatch negatives) of ``kind``: ``roll``
+    (:func:`mismatched`), ``rebind`` (:func:`rebound`), ``reshape`` (:func:`reshaped`) or
+    ``rebind_reshape`` (each row one of the two, at random)."""
+    if kind == "roll":
+        return mismatched(conditions)
+    if table is None:
+        raise ValueError(f"mismatch_kind={kind} needs a BindingTable of the condition names")
+    if kind == "rebind":
+        return rebound(conditions, table)
+    if kind == "reshape":
+        return reshaped(conditions, table)
+    coin = torch.rand(conditions.size(0), 1, device=conditions.device) < 0.5
+    return torch.where(coin, rebound(conditions, table), reshaped(conditions, table))
 
 
 def aux_classification_loss(

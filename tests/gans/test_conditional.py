@@ -228,6 +228,21 @@ def test_conditional_model_on_unconditional_data_is_a_clear_error() -> None:
         _cgan(DataSpec(image_size=32, name="toy_anime"), ConditionMapDiscriminator)
 
 
+@pytest.mark.parametrize("kind", ["reshape", "rebind_reshape"])
+def test_reshaping_negatives_train_on_iclevr_and_are_refused_for_tags(kind: str) -> None:
+    model = _cgan(ICLEVR, ConditionMapDiscriminator, mismatch_negatives=True, mismatch_kind=kind)
+    trainer = quiet_trainer()
+    trainer.fit(model, _conditional_loader(ICLEVR, 1))
+    assert model.d_steps == 1 and "train/d_mismatch" in trainer.callback_metrics
+    with pytest.raises(ValueError, match=f"mismatch_kind={kind} .* use roll or rebind"):
+        _cgan(ANIME, ConditionMapDiscriminator, mismatch_negatives=True, mismatch_kind=kind)
+
+
+def test_an_unknown_mismatch_kind_lists_the_known_ones() -> None:
+    with pytest.raises(ValueError, match="roll, rebind, reshape, rebind_reshape"):
+        _cgan(ICLEVR, ConditionMapDiscriminator, mismatch_negatives=True, mismatch_kind="swap")
+
+
 def test_unconditional_model_ignores_conditions_of_conditional_data() -> None:
     model = tiny_gan(spec=ICLEVR)
     fit(model, n_batches=1)

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from datamodules.errors import DataError
-from gans.conditioning import BindingTable, rebound
+from gans.conditioning import BindingTable, rebound, reshaped, wrong_conditions
 
 NAMES = [f"{c} {s}" for s in ("cube", "sphere", "cylinder") for c in ("gray", "red", "blue")]
 
@@ -95,5 +95,46 @@ def test_the_table_moves_with_its_module_and_stays_out_of_checkpoints() -> None:
         "table.crossed_a",
         "table.crossed_b",
         "table.allowed",
+        "table.reshapes",
     }
     assert table.index.dtype == torch.long and table.allowed.dtype == torch.bool
+
+
+def test_reshaping_changes_one_objects_shape_and_keeps_its_colour() -> None:
+    table = BindingTable(NAMES)
+    y = _multi_hot("red cube", "blue sphere")[None].repeat(64, 1)
+    torch.manual_seed(0)
+    wrong = reshaped(y, table)
+    seen = set()
+    for row in wrong:
+        names = _names(row)
+        changed = names - {"red cube", "blue sphere"}
+        assert len(names) == 2 and len(changed) == 1
+        (new,) = changed
+        (old,) = {"red cube", "blue sphere"} - names
+        assert new.split()[0] == old.split()[0] and new.split()[1] != old.split()[1]
+        seen.add(new)
+    # The object and its new shape are drawn at random: every one of the four moves appears.
+    assert seen == {"red sphere", "red cylinder", "blue cube", "blue cylinder"}
+
+
+def test_a_colour_with_every_shape_present_falls_back_to_the_neighbours_condition() -> None:
+    table = BindingTable(NAMES)
+    y = torch.stack(
+        [_multi_hot("red cube", "red sphere", "red cylinder"), _multi_hot("gray cube", "red cube")]
+    )
+    wrong = reshaped(y, table)
+    torch.testing.assert_close(wrong[0], y[1])
+    assert _names(wrong[1]) != _names(y[1]) and len(_names(wrong[1])) == 2
+
+
+def test_wrong_conditions_dispatch_on_kind_and_refuse_a_missing_table() -> None:
+    table = BindingTable(NAMES)
+    y = torch.stack([_multi_hot("red cube", "blue sphere"), _multi_hot("gray cylinder")])
+    torch.testing.assert_close(wrong_conditions(y, "roll", None), y.roll(1, 0))
+    torch.testing.assert_close(wrong_conditions(y, "rebind", table), rebound(y, table))
+    for kind in ("reshape", "rebind_reshape"):
+        wrong = wrong_conditions(y, kind, table)
+        assert _names(wrong[0]) != _names(y[0]) and len(_names(wrong[0])) == 2
+    with pytest.raises(ValueError, match="mismatch_kind=reshape needs a BindingTable"):
+        wrong_conditions(y, "reshape", None)
