@@ -7,7 +7,9 @@ is "real"; the same image under its objects' colours and shapes wrongly bound (`
 cube, blue sphere" read as "red sphere, blue cube") or under another image's conditions
 (``mismatched``) is "fake". Every ``every`` steps it reports, on held-out images, the share for
 which D scores the right conditions above the wrongly bound ones (``binding``) and above another
-image's (``content``), each image judged on its own; and the same shares judged as a GAN step
+image's (``content``), and above the same objects with one given another shape of its colour
+(``shape``: D is not trained on these, so it says whether D reads shapes at all), each image
+judged on its own; and the same shares judged as a GAN step
 judges (``binding_batch``, ``content_batch``): in training mode, on batches whose rows are all
 right or all wrong. A BatchNorm D (the ICLEVR study's) can score those perfectly by telling the
 batches apart from their statistics while it judges single images little better than chance,
@@ -37,7 +39,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from benchmarks.common import REPO, Line, Panel, machine, plot_panels
-from gans.conditioning import BindingTable, mismatched, rebound
+from gans.conditioning import BindingTable, mismatched, rebound, reshaped
 from gans.fused import build_optimizer
 from metrics.command import parse_key_values
 
@@ -113,6 +115,13 @@ def negatives(conditions: Tensor, table: BindingTable) -> tuple[Tensor, Tensor, 
     return bound, other, (bound != other).any(dim=1)
 
 
+def shape_negatives(conditions: Tensor, table: BindingTable) -> tuple[Tensor, Tensor]:
+    """Conditions with one object given another shape of its colour, and which rows have one
+    (the rest fall back to another image's conditions)."""
+    changed = reshaped(conditions, table)
+    return changed, (changed != mismatched(conditions)).any(dim=1)
+
+
 @torch.no_grad()
 def held_out_scores(
     d: nn.Module, batches: Sequence[tuple[Tensor, Tensor]], table: BindingTable, per_batch: bool
@@ -127,16 +136,23 @@ def held_out_scores(
     """
     d = copy.deepcopy(d).train(per_batch)
     right, bound_logits, other_logits, has_binding = [], [], [], []
+    shape_logits, has_shape = [], []
     for images, conditions in batches:
         bound, other, valid = negatives(conditions, table)
+        changed, changeable = shape_negatives(conditions, table)
         right.append(judge(d, images, conditions))
         bound_logits.append(judge(d, images, bound))
         other_logits.append(judge(d, images, other))
+        shape_logits.append(judge(d, images, changed))
         has_binding.append(valid)
+        has_shape.append(changeable)
     right_all, suffix = torch.cat(right), "_batch" if per_batch else ""
     return {
         f"binding{suffix}": pairwise_accuracy(
             right_all, torch.cat(bound_logits), torch.cat(has_binding)
+        ),
+        f"shape{suffix}": pairwise_accuracy(
+            right_all, torch.cat(shape_logits), torch.cat(has_shape)
         ),
         f"content{suffix}": pairwise_accuracy(right_all, torch.cat(other_logits)),
     }
@@ -228,7 +244,11 @@ def plot(results: Sequence[dict[str, Any]], path: Path) -> None:
             ylim=(0.4, 1.02),
             hlines={"chance": 0.5},
         )
-        for key, what in (("binding", "wrongly bound"), ("content", "another image's"))
+        for key, what in (
+            ("binding", "wrongly bound"),
+            ("shape", "one object reshaped"),
+            ("content", "another image's"),
+        )
     ]
     plot_panels(panels, path)
 

@@ -15,6 +15,7 @@ from benchmarks.binding_probe import (
     main,
     negatives,
     pairwise_accuracy,
+    shape_negatives,
 )
 from datamodules.toy_iclevr import ICLEVR_OBJECTS
 from gans.conditioning import BindingTable
@@ -43,6 +44,18 @@ def test_negatives_mark_only_rows_with_a_real_rebinding() -> None:
     assert torch.equal(other, conditions.roll(1, dims=0))
 
 
+def test_shape_negatives_change_one_shape_and_mark_rows_that_have_one() -> None:
+    names = list(ICLEVR_OBJECTS)
+    table = BindingTable(names)
+    conditions = torch.zeros(2, len(names))
+    conditions[0, names.index("red cube")] = 1
+    conditions[1, [names.index(f"red {shape}") for shape in ("cube", "sphere", "cylinder")]] = 1
+    changed, valid = shape_negatives(conditions, table)
+    assert valid.tolist() == [True, False]  # every red shape present: nothing to reshape
+    (index,) = changed[0].nonzero().flatten().tolist()
+    assert names[index] in ("red sphere", "red cylinder")
+
+
 def test_tiny_probe_writes_a_curve_for_each_discriminator(tmp_path: Path) -> None:
     out = tmp_path / "out"
     args = [
@@ -64,8 +77,9 @@ def test_tiny_probe_writes_a_curve_for_each_discriminator(tmp_path: Path) -> Non
     for result in models.values():
         assert [p["step"] for p in result["curve"]] == [0, 2, 3]
         for point in result["curve"]:
-            assert 0.0 <= point["content"] <= 1.0
-            assert 0.0 <= point["content_batch"] <= 1.0
+            for key in ("content", "content_batch"):
+                assert 0.0 <= point[key] <= 1.0
+            assert "shape" in point and "shape_batch" in point
         assert result["steps"] == 3 and result["steps_per_s"] > 0
     assert (out / "binding_probe.png").stat().st_size > 0
 
@@ -109,11 +123,11 @@ def test_per_image_scores_use_eval_mode_and_per_batch_scores_training_mode() -> 
     d = _ModeRecorder()
     MODES.clear()
     per_image = held_out_scores(d, batch, BindingTable(names), per_batch=False)
-    assert MODES == [False] * 3 and d.training
+    assert MODES == [False] * 4 and d.training
     per_batch = held_out_scores(d, batch, BindingTable(names), per_batch=True)
-    assert MODES[3:] == [True] * 3
-    assert set(per_image) == {"binding", "content"}
-    assert set(per_batch) == {"binding_batch", "content_batch"}
+    assert MODES[4:] == [True] * 4
+    assert set(per_image) == {"binding", "shape", "content"}
+    assert set(per_batch) == {"binding_batch", "shape_batch", "content_batch"}
     assert per_batch["content_batch"] == 0.0  # ties are not wins
 
 
