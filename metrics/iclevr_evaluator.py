@@ -19,6 +19,7 @@ from torch import nn
 from torchvision.models import resnet18
 
 from datamodules.errors import DataError
+from datamodules.iclevr import ICLEVR_OBJECTS
 from metrics.resize import resize_square
 
 NUM_LABELS = 24
@@ -75,6 +76,44 @@ def topk_accuracy(probs: torch.Tensor, conditions: torch.Tensor) -> float:
     return correct / total
 
 
+def object_errors(
+    probs: torch.Tensor, conditions: torch.Tensor, names: list[str] | tuple[str, ...]
+) -> dict[str, float]:
+    """What the top-``k`` rule (:func:`topk_accuracy`) saw in place of each asked-for object,
+    as shares of all asked-for objects: ``exact`` (found: the accuracy itself), ``swapped`` (its
+    colour with a shape asked for on another object: colour and shape bound wrongly),
+    ``wrong_shape`` (its colour with a shape not asked for), ``wrong_colour`` (its shape in
+    another colour) and ``other``. Tells a generator that draws every object as a cube from
+    one that mixes colours up. ``names`` are the labels' ``"<colour> <shape>"`` names.
+    """
+    parts = [name.split() for name in names]
+    if len(parts) != probs.shape[1] or any(len(p) != 2 for p in parts):
+        raise ValueError(f"names must be {probs.shape[1]} '<colour> <shape>' labels")
+    counts = dict.fromkeys(("exact", "swapped", "wrong_shape", "wrong_colour", "other"), 0)
+    for scores, labels in zip(probs.cpu(), conditions.cpu(), strict=True):
+        wanted = set(labels.nonzero().flatten().tolist())
+        top = set(scores.topk(len(wanted)).indices.tolist())
+        extra = top - wanted
+        for obj in wanted:
+            colour, shape = parts[obj]
+            same_colour = [parts[t][1] for t in extra if parts[t][0] == colour]
+            asked_shapes = {parts[w][1] for w in wanted - {obj}}
+            if obj in top:
+                counts["exact"] += 1
+            elif any(s in asked_shapes for s in same_colour):
+                counts["swapped"] += 1
+            elif same_colour:
+                counts["wrong_shape"] += 1
+            elif any(parts[t][1] == shape for t in extra):
+                counts["wrong_colour"] += 1
+            else:
+                counts["other"] += 1
+    total = sum(counts.values())
+    if total == 0:
+        raise ValueError("object_errors needs at least one object in conditions")
+    return {key: value / total for key, value in counts.items()}
+
+
 class IclevrEvaluator:
     """The course's ICLEVR classifier in eval mode, scoring images with the top-k rule.
 
@@ -83,15 +122,19 @@ class IclevrEvaluator:
         device: where the network runs; images are moved there, results come back on the CPU.
     """
 
-    def __init__(self, network: nn.Module, device: str | torch.device = "cpu") -> None:
+    def __init__(
+        self, network: nn.Module, device: str | torch.device = "cpu", object_errors: bool = False
+    ) -> None:
         self.device = torch.device(device)
         self.network = network.to(self.device).eval()
+        self.object_errors = object_errors
 
     @classmethod
     def from_checkpoint(
-        cls, path: str | Path, device: str | torch.device = "cpu"
+        cls, path: str | Path, device: str | torch.device = "cpu", object_errors: bool = False
     ) -> IclevrEvaluator:
         """Load a course-format ``checkpoint.pth``: ``{"model": state_dict}``, loaded strictly.
+        ``object_errors`` makes :meth:`accuracy` report :func:`object_errors` too.
 
         Raises:
             DataError: naming the file when it is missing (and how to train our own), not a
@@ -107,7 +150,7 @@ class IclevrEvaluator:
             raise DataError(
                 f"{path} does not hold the course's evaluator: expected {LAYOUT}; {found}"
             ) from err
-        return cls(network, device)
+        return cls(network, device, object_errors)
 
     @torch.no_grad()
     def predict(self, images: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
@@ -124,14 +167,21 @@ class IclevrEvaluator:
             [self.network(resize_square(chunk, PROTOCOL_SIZE)).cpu() for chunk in chunks]
         )
 
-    def accuracy(self, images: torch.Tensor, conditions: torch.Tensor) -> float:
-        """The course's ``eval(images, labels)``: top-k accuracy of images for their conditions.
+    def accuracy(self, images: torch.Tensor, conditions: torch.Tensor) -> float | dict[str, float]:
+        """The course's ``eval(images, labels)``: top-k accuracy of images for their conditions;
+        with ``object_errors``, ``{"acc": accuracy, "obj_swapped": ..., ...}``: the accuracy and
+        the :func:`object_errors` shares of the objects it missed.
 
         Args:
             images: float ``(N, 3, H, W)`` in [-1, 1]; resized to 64x64 if they are not.
-            conditions: multi-hot ``(N, 24)``.
+            conditions: multi-hot ``(N, 24)`` in the order of ICLEVR's ``objects.json``.
         """
-        return topk_accuracy(self.predict(images), conditions)
+        probs = self.predict(images)
+        accuracy = topk_accuracy(probs, conditions)
+        if not self.object_errors:
+            return accuracy
+        errors = object_errors(probs, conditions, list(ICLEVR_OBJECTS))
+        return {"acc": accuracy, **{f"obj_{k}": v for k, v in errors.items() if k != "exact"}}
 
 
 def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:

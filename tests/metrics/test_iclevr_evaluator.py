@@ -11,7 +11,7 @@ from torch import nn
 from torchvision.models import resnet18
 
 from datamodules.errors import DataError
-from metrics.iclevr_evaluator import IclevrEvaluator, topk_accuracy
+from metrics.iclevr_evaluator import IclevrEvaluator, object_errors, topk_accuracy
 
 
 def course_network() -> nn.Module:
@@ -87,6 +87,46 @@ def test_topk_rule_on_hand_made_predictions() -> None:
     assert topk_accuracy(probs, conditions) == (1 + 0 + 1 + 2) / (1 + 1 + 2 + 3)
     assert topk_accuracy(probs[2:3], conditions[2:3]) == 0.5
     assert topk_accuracy(probs[3:], conditions[3:]) == 2 / 3
+
+
+def test_object_errors_say_what_was_seen_in_place_of_each_object() -> None:
+    names = ["red cube", "red sphere", "blue cube", "blue sphere", "gray cylinder", "red cylinder"]
+
+    def row(*objects: str) -> torch.Tensor:
+        return torch.tensor([float(n in objects) for n in names])
+
+    def scores(*seen: str) -> torch.Tensor:  # the seen objects rank highest, in this order
+        return torch.tensor([10.0 - seen.index(n) if n in seen else 0.0 for n in names])
+
+    conditions = torch.stack(
+        [
+            row("red cube", "blue sphere"),  # seen bound wrongly: red sphere, blue cube
+            row("red cube"),  # seen as a red cylinder: a shape nobody asked for
+            row("blue cube"),  # seen as a red cube: right shape, wrong colour
+            row("red sphere", "gray cylinder"),  # red sphere found, the cylinder not at all
+        ]
+    )
+    probs = torch.stack(
+        [
+            scores("red sphere", "blue cube"),
+            scores("red cylinder"),
+            scores("red cube"),
+            scores("red sphere", "blue sphere"),
+        ]
+    )
+    errors = object_errors(probs, conditions, names)
+    assert errors == pytest.approx(
+        {
+            "exact": 1 / 6,
+            "swapped": 2 / 6,
+            "wrong_shape": 1 / 6,
+            "wrong_colour": 1 / 6,
+            "other": 1 / 6,
+        }
+    )
+    assert errors["exact"] == pytest.approx(topk_accuracy(probs, conditions))
+    with pytest.raises(ValueError, match="'<colour> <shape>' labels"):
+        object_errors(probs, conditions, names[:5])
 
 
 def test_topk_ties_break_as_torch_topk() -> None:
@@ -168,3 +208,16 @@ def test_file_that_is_not_a_checkpoint_names_file(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="not a readable torch checkpoint") as error:
         IclevrEvaluator.from_checkpoint(path)
     assert str(path) in str(error.value)
+
+
+def test_object_errors_come_with_the_accuracy_when_asked_for() -> None:
+    network = nn.Sequential(nn.Flatten(), nn.LazyLinear(24), nn.Sigmoid())
+    torch.manual_seed(0)
+    images, conditions = torch.rand(6, 3, 64, 64) * 2 - 1, torch.zeros(6, 24)
+    conditions[torch.arange(6), torch.arange(6)] = 1
+    plain = IclevrEvaluator(network).accuracy(images, conditions)
+    report = IclevrEvaluator(network, object_errors=True).accuracy(images, conditions)
+    assert isinstance(plain, float) and report["acc"] == plain
+    shares = ("obj_swapped", "obj_wrong_shape", "obj_wrong_colour", "obj_other")
+    assert set(report) == {"acc", *shares}
+    assert plain + sum(report[key] for key in shares) == pytest.approx(1.0)
