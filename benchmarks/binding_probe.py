@@ -131,15 +131,19 @@ def held_out_scores(
     Each image is judged on its own (D in eval mode: BatchNorm by its running statistics), or,
     with ``per_batch``, as the GAN step judges it: in training mode, in a batch whose rows are all
     right or all wrong, so that a BatchNorm D can tell the batches apart by their statistics.
-    A copy of D judges: training mode would move D's BatchNorm running statistics and its
-    spectral norm's power iteration, making the curve depend on how often it is scored.
+    A copy of D judges, and the random reshaping draws from a generator of its own: training
+    mode would move D's BatchNorm running statistics and its spectral norm's power iteration,
+    and draws from the global generator would change training's, making the curve depend on
+    how often it is scored.
     """
     d = copy.deepcopy(d).train(per_batch)
     right, bound_logits, other_logits, has_binding = [], [], [], []
     shape_logits, has_shape = [], []
-    for images, conditions in batches:
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        reshapes = [shape_negatives(conditions, table) for _, conditions in batches]
+    for (images, conditions), (changed, changeable) in zip(batches, reshapes, strict=True):
         bound, other, valid = negatives(conditions, table)
-        changed, changeable = shape_negatives(conditions, table)
         right.append(judge(d, images, conditions))
         bound_logits.append(judge(d, images, bound))
         other_logits.append(judge(d, images, other))

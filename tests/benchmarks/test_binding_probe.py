@@ -131,7 +131,7 @@ def test_per_image_scores_use_eval_mode_and_per_batch_scores_training_mode() -> 
     assert per_batch["content_batch"] == 0.0  # ties are not wins
 
 
-def test_scoring_leaves_batchnorm_statistics_and_spectral_norm_state_alone() -> None:
+def test_scoring_leaves_batchnorm_spectral_norm_and_random_state_alone() -> None:
     names = list(ICLEVR_OBJECTS)
     batch = [(torch.randn(4, 3, 8, 8), torch.eye(len(names))[:4])]
 
@@ -149,9 +149,11 @@ def test_scoring_leaves_batchnorm_statistics_and_spectral_norm_state_alone() -> 
     torch.manual_seed(0)
     d = Tiny()
     before = {k: v.clone() for k, v in d.state_dict().items()}
+    rng = torch.get_rng_state()
     for per_batch in (False, True):
         held_out_scores(d, batch, BindingTable(names), per_batch=per_batch)
     after = d.state_dict()
     assert d.training
+    assert torch.equal(torch.get_rng_state(), rng)  # training's random draws are not shifted
     for key, value in before.items():
         assert torch.equal(value, after[key]), key
