@@ -39,7 +39,14 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from benchmarks.common import REPO, Line, Panel, machine, plot_panels
-from gans.conditioning import BindingTable, mismatched, rebound, reshaped
+from gans.conditioning import (
+    MISMATCH_KINDS,
+    BindingTable,
+    mismatched,
+    rebound,
+    reshaped,
+    wrong_conditions,
+)
 from gans.fused import build_optimizer
 from metrics.command import parse_key_values
 
@@ -65,6 +72,9 @@ class Options:
     # Train D on one batch holding the right and both wrong pairings (BatchNorm statistics shared,
     # as BigGAN's D step joins real and fake) instead of three separate batches (our GAN step).
     joint: bool = False
+    # The wrong conditions D is trained on beside another image's, as model.mismatch_kind makes
+    # them: rebind, reshape (one object given another shape) or rebind_reshape.
+    mismatch_kind: str = "rebind"
     threads: int = 0
     seed: int = 0
 
@@ -72,7 +82,7 @@ class Options:
 USAGE = (
     "usage: python -m benchmarks.binding_probe [root=DIR out=DIR models=cdcgan_iclevr,"
     "projection_gan steps=1000 every=200 image_size=32 width=32 batch_size=64 n_scenes=6000"
-    " val_fraction=0.05 val_batches=8 joint=false threads=0 seed=0]"
+    " val_fraction=0.05 val_batches=8 joint=false mismatch_kind=rebind threads=0 seed=0]"
 )
 
 
@@ -198,7 +208,8 @@ def probe(model: str, options: Options) -> dict[str, Any]:
                 curve.append({"step": step, **scores(d, held_out, table)})
                 log.info("%s step %d: %s", model, step, curve[-1])
             images = datamodule.transform(images, train=True)
-            bound, other, _ = negatives(conditions, table)
+            bound = wrong_conditions(conditions, options.mismatch_kind, table)
+            other = mismatched(conditions)
             if options.joint:
                 logits = judge(d, images.repeat(3, 1, 1, 1), torch.cat([conditions, bound, other]))
                 real, fakes = logits[: len(images)], logits[len(images) :]
@@ -220,6 +231,7 @@ def probe(model: str, options: Options) -> dict[str, Any]:
     return {
         "model": model,
         "joint": options.joint,
+        "mismatch_kind": options.mismatch_kind,
         "discriminator": cfg.model.discriminator._target_,
         "steps": step,
         "wall_s": round(wall, 1),
@@ -262,6 +274,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     options = parse_key_values(sys.argv[1:] if argv is None else argv, Options(), USAGE)
     if options.steps < 1 or options.every < 1:
         print(f"steps and every must be >= 1.\n{USAGE}", file=sys.stderr)
+        return 2
+    if options.mismatch_kind not in MISMATCH_KINDS[1:]:
+        kinds = ", ".join(MISMATCH_KINDS[1:])
+        print(f"mismatch_kind must be one of {kinds}.\n{USAGE}", file=sys.stderr)
         return 2
     if options.threads:
         torch.set_num_threads(options.threads)
