@@ -120,6 +120,15 @@ ICLEVR_RUNS: dict[str, list[str]] = {
         "model.g_joint_batch=true",
         "model.mismatch_kind=rebind_reshape",
     ],
+    # The joint D (which reads shapes as well as the projection D, benchmarks/binding_probe.py)
+    # against the conditional-BatchNorm G in place of the study's.
+    "cdcgan_iclevr_aux_joint_cbn": [
+        *CDCGAN_AUX,
+        *CBN_G,
+        "model.g_repeats=2",
+        "model.d_joint_batch=true",
+        "model.g_joint_batch=true",
+    ],
     "acgan": ["model=acgan"],
     "projection_gan": ["model=projection_gan"],
     # The stabilised recipe: conditional BatchNorm G, SN projection D with an auxiliary
