@@ -246,7 +246,7 @@ def plot(results: Sequence[dict[str, Any]], path: Path) -> None:
     (solid) and per batch (dashed)."""
     panels = [
         Panel(
-            title=f"{key}: right conditions scored above {what}",
+            title=f"{key}: right conditions above {what}",
             lines=[
                 Line(
                     f"{r['model']}{label}",
@@ -262,7 +262,7 @@ def plot(results: Sequence[dict[str, Any]], path: Path) -> None:
         )
         for key, what in (
             ("binding", "wrongly bound"),
-            ("shape", "one object reshaped"),
+            ("shape", "one reshaped"),
             ("content", "another image's"),
         )
     ]
