@@ -84,28 +84,30 @@ def test_tiny_probe_writes_a_curve_for_each_discriminator(tmp_path: Path) -> Non
     assert (out / "binding_probe.png").stat().st_size > 0
 
 
-def test_probe_trained_on_reshaped_negatives_learns_otherwise(tmp_path: Path) -> None:
+def _tiny_run(tmp_path: Path, model: str, *extra: str) -> dict | None:
+    """A two-step probe of ``model`` with ``extra`` arguments: its result, or None when the
+    arguments are refused."""
     out = tmp_path / "out"
     args = [f"root={tmp_path / 'data'}", f"out={out}", "n_scenes=8", "batch_size=8"]
-    args += ["val_fraction=0.25", "steps=2", "every=1", "width=8", "models=projection_gan"]
-    assert main([*args, "mismatch_kind=reshape"]) == 0
-    reshape = json.loads((out / "binding_probe.json").read_text())["models"][0]
-    assert main(args) == 0
-    rebind = json.loads((out / "binding_probe.json").read_text())["models"][0]
+    args += ["val_fraction=0.25", "steps=2", "every=1", "width=8", f"models={model}", *extra]
+    if main(args) != 0:
+        return None
+    return json.loads((out / "binding_probe.json").read_text())["models"][0]
+
+
+def test_probe_trained_on_reshaped_negatives_learns_otherwise(tmp_path: Path) -> None:
+    reshape = _tiny_run(tmp_path, "projection_gan", "mismatch_kind=reshape")
+    rebind = _tiny_run(tmp_path, "projection_gan")
     assert (reshape["mismatch_kind"], rebind["mismatch_kind"]) == ("reshape", "rebind")
     assert reshape["curve"][0] == rebind["curve"][0]
     assert reshape["curve"][1:] != rebind["curve"][1:]
-    assert main([*args, "mismatch_kind=roll"]) == 2  # another image's is always among them
+    # Another image's conditions are always among the negatives: roll alone is refused.
+    assert _tiny_run(tmp_path, "projection_gan", "mismatch_kind=roll") is None
 
 
 def test_joint_probe_trains_on_one_batch_of_all_pairings(tmp_path: Path) -> None:
-    out = tmp_path / "out"
-    args = [f"root={tmp_path / 'data'}", f"out={out}", "n_scenes=8", "batch_size=8"]
-    args += ["val_fraction=0.25", "steps=2", "every=1", "width=8", "models=cdcgan_iclevr"]
-    assert main([*args, "joint=true"]) == 0
-    joint = json.loads((out / "binding_probe.json").read_text())["models"][0]
-    assert main([*args, "joint=false"]) == 0
-    separate = json.loads((out / "binding_probe.json").read_text())["models"][0]
+    joint = _tiny_run(tmp_path, "cdcgan_iclevr", "joint=true")
+    separate = _tiny_run(tmp_path, "cdcgan_iclevr", "joint=false")
     assert joint["joint"] and not separate["joint"]
     # Same seed and data, different batches through BatchNorm: different Ds after one step.
     assert joint["curve"][0] == separate["curve"][0]
