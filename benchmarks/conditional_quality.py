@@ -129,6 +129,15 @@ ICLEVR_RUNS: dict[str, list[str]] = {
         "model.d_joint_batch=true",
         "model.g_joint_batch=true",
     ],
+    # ... with rebinding and reshaping negatives, the lever that fixed the study's G's shapes.
+    "cdcgan_iclevr_aux_joint_cbn_reshape": [
+        *CDCGAN_AUX,
+        *CBN_G,
+        "model.g_repeats=2",
+        "model.d_joint_batch=true",
+        "model.g_joint_batch=true",
+        "model.mismatch_kind=rebind_reshape",
+    ],
     "acgan": ["model=acgan"],
     "projection_gan": ["model=projection_gan"],
     # The stabilised recipe: conditional BatchNorm G, SN projection D with an auxiliary
