@@ -275,8 +275,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if options.steps < 1 or options.every < 1:
         print(f"steps and every must be >= 1.\n{USAGE}", file=sys.stderr)
         return 2
-    if options.mismatch_kind not in MISMATCH_KINDS[1:]:
-        kinds = ", ".join(MISMATCH_KINDS[1:])
+    # Another image's conditions are always among the negatives, so roll adds nothing.
+    trainable = [kind for kind in MISMATCH_KINDS if kind != "roll"]
+    if options.mismatch_kind not in trainable:
+        kinds = ", ".join(trainable)
         print(f"mismatch_kind must be one of {kinds}.\n{USAGE}", file=sys.stderr)
         return 2
     if options.threads:

@@ -91,6 +91,10 @@ class BindingTable(nn.Module):
         same_colour &= (index[:, None] >= 0) & (index[None, :] >= 0)
         self.register_buffer("reshapes", same_colour, persistent=False)
 
+    def present(self, conditions: Tensor) -> Tensor:
+        """Which cells each multi-hot row of ``conditions`` ``(N, D)`` holds: ``(N, cells)``."""
+        return conditions[:, self.index.clamp(min=0)].bool() & (self.index >= 0)
+
 
 def rebound(conditions: Tensor, table: BindingTable) -> Tensor:
     """Multi-hot ``"<colour> <shape>"`` conditions with the shapes of two objects of different
@@ -104,7 +108,7 @@ def rebound(conditions: Tensor, table: BindingTable) -> Tensor:
     (no host sync in the step).
     """
     index, crossed_a, crossed_b = table.index, table.crossed_a, table.crossed_b
-    present = conditions[:, index.clamp(min=0)].bool() & (index >= 0)  # (N, cells)
+    present = table.present(conditions)  # (N, cells)
     # Present cells that may swap, when neither crossed object is in the scene already (that
     # would drop an object).
     pairs = present[:, :, None] & present[:, None, :] & table.allowed
@@ -133,7 +137,7 @@ def reshaped(conditions: Tensor, table: BindingTable) -> Tensor:
     Computed on the conditions' device without reading them back (no host sync in the step).
     """
     index = table.index
-    present = conditions[:, index.clamp(min=0)].bool() & (index >= 0)  # (N, cells)
+    present = table.present(conditions)  # (N, cells)
     moves = present[:, :, None] & ~present[:, None, :] & table.reshapes  # (N, from, to)
     moves = moves.flatten(1)
     scores = torch.rand(moves.shape, device=conditions.device).masked_fill(~moves, -1.0)
