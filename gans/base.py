@@ -76,6 +76,9 @@ class GANModule(pl.LightningModule):
             ``reshape`` (ICLEVR: one object's shape changed) or ``rebind_reshape`` (either, per
             row).
         aux_weight: weight of ACGAN's auxiliary classification loss; None is off.
+        g_aux_weight: the auxiliary loss's weight in G's objective alone, when it should pull G
+            harder (or softer) towards images D's classifier reads as their conditions than D's
+            classifier is trained; None is ``aux_weight``. Needs ``aux_weight``.
         augment: DiffAugment transforms applied to every image D sees (``["translation",
             "cutout"]``); None or empty is off.
         mode_seeking_weight: weight of MSGAN's mode-seeking term in G's loss (each G step makes
@@ -119,6 +122,7 @@ class GANModule(pl.LightningModule):
         mismatch_negatives: bool = False,
         mismatch_kind: str = "roll",
         aux_weight: float | None = None,
+        g_aux_weight: float | None = None,
         augment: Sequence[str] | None = None,
         mode_seeking_weight: float | None = None,
         d_bn_real_stats: bool = False,
@@ -156,6 +160,12 @@ class GANModule(pl.LightningModule):
                 f" '<colour> <shape>' conditions; data {spec.name!r} has"
                 f" {spec.condition_kind!r} conditions: use roll or rebind"
             )
+        if g_aux_weight is not None and aux_weight is None:
+            raise ValueError(
+                "g_aux_weight weighs the auxiliary classifier's loss in G's objective, but"
+                " aux_weight is null, so D has no classifier trained: set model.aux_weight too"
+            )
+        self.g_aux_weight = aux_weight if g_aux_weight is None else g_aux_weight
         # Rebinding and reshaping need the colour x shape table of the condition names (ICLEVR).
         self.binding = None
         if mismatch_negatives and mismatch_kind != "roll":
@@ -342,7 +352,7 @@ class GANModule(pl.LightningModule):
             total = g_loss
             if self.hparams.aux_weight is not None:
                 aux = aux_classification_loss(fake_class, y, self.aux_groups)
-                total = total + self.hparams.aux_weight * aux
+                total = total + self.g_aux_weight * aux
                 logs["g_aux"] = aux.detach()
             if self.hparams.mode_seeking_weight is not None:
                 half = max(1, len(z) // 2)

@@ -215,6 +215,33 @@ def test_conditional_models_train_and_sample(spec: DataSpec, name: str, options:
     assert model.sample(y=y).shape == (2, 3, 32, 32)
 
 
+def _g_update(g_aux_weight: float | None) -> torch.Tensor:
+    """G's parameter change over one batch (SGD, so the change is the gradient scaled)."""
+    torch.manual_seed(0)
+    model = _cgan(
+        ICLEVR,
+        partial(ConditionMapDiscriminator, aux_head=True),
+        aux_weight=1.0,
+        g_aux_weight=g_aux_weight,
+        g_opt=partial(torch.optim.SGD, lr=0.1),
+    )
+    before = torch.cat([p.detach().flatten() for p in model.generator.parameters()])
+    quiet_trainer().fit(model, _conditional_loader(ICLEVR, 1))
+    return torch.cat([p.detach().flatten() for p in model.generator.parameters()]) - before
+
+
+def test_g_aux_weight_scales_only_the_classifier_term_of_g_update() -> None:
+    adversarial = _g_update(0.0)
+    aux_once = _g_update(None) - adversarial  # g_aux_weight defaults to aux_weight (1.0)
+    assert aux_once.abs().max() > 1e-6
+    assert_close(_g_update(3.0) - adversarial, 3 * aux_once, rtol=1e-3, atol=1e-6)
+
+
+def test_g_aux_weight_without_a_classifier_is_refused() -> None:
+    with pytest.raises(ValueError, match="set model.aux_weight"):
+        _cgan(ICLEVR, ConditionMapDiscriminator, g_aux_weight=2.0)
+
+
 def test_conditions_change_the_generated_image() -> None:
     model = _cgan(ANIME, ConditionMapDiscriminator)
     z = torch.randn(1, 16)
