@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import pytorch_lightning as pl
@@ -16,6 +17,10 @@ class LastCheckpoint(ModelCheckpoint):
     training ends. A step-triggered save that falls on an epoch's last batch is left to the
     epoch's end: Lightning resumes a checkpoint taken there into a miscounted epoch, and the
     next mid-epoch checkpoint of that run then resumes by repeating batches.
+
+    Lightning warns at every step-triggered save of a manually optimised model that the
+    checkpoint holds the state after the optimizer steps; that is the state our runs resume
+    from (the batch's D and G steps, with their counters), so the warning is silenced here.
     """
 
     def on_train_batch_end(
@@ -27,7 +32,9 @@ class LastCheckpoint(ModelCheckpoint):
         batch_idx: int,
     ) -> None:
         if batch_idx + 1 < trainer.num_training_batches:
-            super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", "Using ModelCheckpoint with manual optimization")
+                super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         super().on_train_epoch_end(trainer, pl_module)
