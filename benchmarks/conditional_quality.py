@@ -130,6 +130,15 @@ ICLEVR_RUNS: dict[str, list[str]] = {
         "model.mismatch_kind=rebind_reshape",
         "model.g_aux_weight=3.0",
     ],
+    # ... ten times (G's classifier term then as large as its adversarial term).
+    "cdcgan_iclevr_aux_joint_reshape_gaux10": [
+        *CDCGAN_AUX,
+        "model.g_repeats=2",
+        "model.d_joint_batch=true",
+        "model.g_joint_batch=true",
+        "model.mismatch_kind=rebind_reshape",
+        "model.g_aux_weight=10.0",
+    ],
     # The joint D (which reads shapes as well as the projection D, benchmarks/binding_probe.py)
     # against the conditional-BatchNorm G in place of the study's.
     "cdcgan_iclevr_aux_joint_cbn": [
