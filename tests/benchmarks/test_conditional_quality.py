@@ -59,3 +59,12 @@ def test_accuracy_curve_reads_only_scored_rows(tmp_path: Path) -> None:
         {"d_steps": 250.0, "acc_new_test": 0.25, "acc_test": 0.5, "div_test": 0.03},
         {"d_steps": 500.0, "acc_new_test": 0.5, "acc_test": 0.75, "div_test": 0.01},
     ]
+
+
+def test_tuned_cdcgan_preset_is_the_benchmarked_recipe(tmp_path: Path) -> None:
+    run = ["data=iclevr", *ICLEVR_RUNS["cdcgan_iclevr_aux_joint_reshape_gaux10"]]
+    with initialize_config_dir(str(REPO / "conf"), version_base="1.3"):
+        preset = compose("train", overrides=["experiment=iclevr_cdcgan_tuned"])
+        benchmarked = compose("train", overrides=run)
+    assert preset.model == benchmarked.model
+    assert preset.data.batch_size == benchmarked.data.batch_size
