@@ -51,6 +51,15 @@ CDCGAN_AUX = [
     "model.discriminator.aux_head=true",
     "model.aux_weight=1.0",
 ]
+# The study's networks with the auxiliary classifier, joint batches (G's step too) and rebinding
+# and reshaping negatives: the base of the auxiliary-weight runs.
+AUX_JOINT_RESHAPE = [
+    *CDCGAN_AUX,
+    "model.g_repeats=2",
+    "model.d_joint_batch=true",
+    "model.g_joint_batch=true",
+    "model.mismatch_kind=rebind_reshape",
+]
 # The study's G with conditional BatchNorm: the condition scales and shifts every layer's
 # features instead of joining the noise at the input only.
 CBN_G = ["model.generator._target_=gans.nets.cbn_generator.ConditionalBNGenerator"]
@@ -113,32 +122,13 @@ ICLEVR_RUNS: dict[str, list[str]] = {
     ],
     # ... with half the mismatch negatives an object given another shape instead of a rebinding:
     # the study's G draws the asked-for colours but blocks for every shape.
-    "cdcgan_iclevr_aux_joint_reshape": [
-        *CDCGAN_AUX,
-        "model.g_repeats=2",
-        "model.d_joint_batch=true",
-        "model.g_joint_batch=true",
-        "model.mismatch_kind=rebind_reshape",
-    ],
+    "cdcgan_iclevr_aux_joint_reshape": AUX_JOINT_RESHAPE,
     # ... with G pulled three times harder towards images D's classifier reads as their
     # conditions (D's classifier trained as before).
-    "cdcgan_iclevr_aux_joint_reshape_gaux3": [
-        *CDCGAN_AUX,
-        "model.g_repeats=2",
-        "model.d_joint_batch=true",
-        "model.g_joint_batch=true",
-        "model.mismatch_kind=rebind_reshape",
-        "model.g_aux_weight=3.0",
-    ],
-    # ... ten times (G's classifier term then as large as its adversarial term).
-    "cdcgan_iclevr_aux_joint_reshape_gaux10": [
-        *CDCGAN_AUX,
-        "model.g_repeats=2",
-        "model.d_joint_batch=true",
-        "model.g_joint_batch=true",
-        "model.mismatch_kind=rebind_reshape",
-        "model.g_aux_weight=10.0",
-    ],
+    "cdcgan_iclevr_aux_joint_reshape_gaux3": [*AUX_JOINT_RESHAPE, "model.g_aux_weight=3.0"],
+    # ... ten times (G's classifier term then as large as its adversarial term):
+    # experiment=iclevr_cdcgan_tuned.
+    "cdcgan_iclevr_aux_joint_reshape_gaux10": [*AUX_JOINT_RESHAPE, "model.g_aux_weight=10.0"],
     # The joint D (which reads shapes as well as the projection D, benchmarks/binding_probe.py)
     # against the conditional-BatchNorm G in place of the study's.
     "cdcgan_iclevr_aux_joint_cbn": [
@@ -149,14 +139,7 @@ ICLEVR_RUNS: dict[str, list[str]] = {
         "model.g_joint_batch=true",
     ],
     # ... with rebinding and reshaping negatives, the lever that fixed the study's G's shapes.
-    "cdcgan_iclevr_aux_joint_cbn_reshape": [
-        *CDCGAN_AUX,
-        *CBN_G,
-        "model.g_repeats=2",
-        "model.d_joint_batch=true",
-        "model.g_joint_batch=true",
-        "model.mismatch_kind=rebind_reshape",
-    ],
+    "cdcgan_iclevr_aux_joint_cbn_reshape": [*AUX_JOINT_RESHAPE, *CBN_G],
     "acgan": ["model=acgan"],
     "projection_gan": ["model=projection_gan"],
     # The stabilised recipe: conditional BatchNorm G, SN projection D with an auxiliary
