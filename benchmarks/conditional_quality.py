@@ -51,15 +51,16 @@ CDCGAN_AUX = [
     "model.discriminator.aux_head=true",
     "model.aux_weight=1.0",
 ]
-# The study's networks with the auxiliary classifier, joint batches (G's step too) and rebinding
-# and reshaping negatives: the base of the auxiliary-weight runs.
-AUX_JOINT_RESHAPE = [
+# The study's networks with the auxiliary classifier and joint batches (G's step too), two G
+# steps per D step: the base of the joint runs; then with rebinding and reshaping negatives, the
+# base of the auxiliary-weight runs.
+AUX_JOINT = [
     *CDCGAN_AUX,
     "model.g_repeats=2",
     "model.d_joint_batch=true",
     "model.g_joint_batch=true",
-    "model.mismatch_kind=rebind_reshape",
 ]
+AUX_JOINT_RESHAPE = [*AUX_JOINT, "model.mismatch_kind=rebind_reshape"]
 # The study's G with conditional BatchNorm: the condition scales and shifts every layer's
 # features instead of joining the noise at the input only.
 CBN_G = ["model.generator._target_=gans.nets.cbn_generator.ConditionalBNGenerator"]
@@ -114,12 +115,7 @@ ICLEVR_RUNS: dict[str, list[str]] = {
     # The same with reals, fakes and mismatched pairs through D as one batch: the shortcut gone.
     "cdcgan_iclevr_aux_joint": [*CDCGAN_AUX, "model.g_repeats=2", "model.d_joint_batch=true"],
     # ... and G's step too shows D its fakes beside the reals, under the statistics D learns with.
-    "cdcgan_iclevr_aux_joint_g": [
-        *CDCGAN_AUX,
-        "model.g_repeats=2",
-        "model.d_joint_batch=true",
-        "model.g_joint_batch=true",
-    ],
+    "cdcgan_iclevr_aux_joint_g": AUX_JOINT,
     # ... with half the mismatch negatives an object given another shape instead of a rebinding:
     # the study's G draws the asked-for colours but blocks for every shape.
     "cdcgan_iclevr_aux_joint_reshape": AUX_JOINT_RESHAPE,
@@ -131,13 +127,7 @@ ICLEVR_RUNS: dict[str, list[str]] = {
     "cdcgan_iclevr_aux_joint_reshape_gaux10": [*AUX_JOINT_RESHAPE, "model.g_aux_weight=10.0"],
     # The joint D (which reads shapes as well as the projection D, benchmarks/binding_probe.py)
     # against the conditional-BatchNorm G in place of the study's.
-    "cdcgan_iclevr_aux_joint_cbn": [
-        *CDCGAN_AUX,
-        *CBN_G,
-        "model.g_repeats=2",
-        "model.d_joint_batch=true",
-        "model.g_joint_batch=true",
-    ],
+    "cdcgan_iclevr_aux_joint_cbn": [*AUX_JOINT, *CBN_G],
     # ... with rebinding and reshaping negatives, the lever that fixed the study's G's shapes.
     "cdcgan_iclevr_aux_joint_cbn_reshape": [*AUX_JOINT_RESHAPE, *CBN_G],
     "acgan": ["model=acgan"],
