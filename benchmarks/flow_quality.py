@@ -86,9 +86,6 @@ RUNS: dict[str, Run] = {
         True,
         ("model=cglow", "model.flow.affine=true", "model.flow.clamp=2.0", "model.aux_weight=1.0"),
     ),
-    # Affine (clamped), and a classifier trained on the real images scores differentiable samples
-    # drawn at the batch's conditions (conf/model/cglow_sample_aux.yaml).
-    "cglow_iclevr_sample_aux": Run("iclevr", True, ("model=cglow_sample_aux",)),
 }
 
 

@@ -2,11 +2,9 @@
 
 One training step = one optimizer update on the batch's bits/dim (plus, for a conditional model
 with ``aux_weight``, a classification loss of the condition from the top latent, as in
-y0ast/Glow-PyTorch's ``y_condition``; with ``sample_classifier``, a classifier trained on the real
-images scores samples drawn at the batch's conditions, see ``flows.sample_classifier``). The
-learning rate warms up linearly over ``warmup_steps`` updates (a LambdaLR scheduler, so Lightning
-saves it and a resumed run continues the warmup), and gradients are clipped to ``grad_clip_norm``
-by the module itself.
+y0ast/Glow-PyTorch's ``y_condition``). The learning rate warms up linearly over ``warmup_steps``
+updates (a LambdaLR scheduler, so Lightning saves it and a resumed run continues the warmup), and
+gradients are clipped to ``grad_clip_norm`` by the module itself.
 """
 
 from __future__ import annotations
@@ -24,7 +22,6 @@ from torch.optim.lr_scheduler import LambdaLR
 from datamodules.spec import DataSpec
 from flows.latents import to_flow_input
 from flows.losses import bits_per_dim, dequantize
-from flows.sample_classifier import flow_to_pixels, frozen_logits
 from flows.zeros import ZeroLinear
 from gans.conditioning import (
     aux_classification_loss,
@@ -58,11 +55,6 @@ class FlowModule(pl.LightningModule):
         n_bits: colour depth the likelihood is measured at (5 or 8; see ``flows.losses``).
         conditional: the flow takes the data's conditions (the data must have them).
         aux_weight: weight of the auxiliary classification loss on the top latent; None is off.
-        sample_classifier: builds a classifier of images in [-1, 1] (called with ``n_outputs``,
-            the condition size) trained on the real images of every batch; None is off.
-        sample_aux_weight: weight of that classifier's loss on samples drawn at the batch's
-            conditions (at ``sample_aux_temperature``), which trains the flow only.
-        sample_aux_temperature: the temperature of those samples (0.7: what is scored).
         temperatures: the sample grid shows ``n_samples`` images at each of these temperatures.
         n_samples: images per temperature in the fixed sample grid (a multiple of 8 fills rows).
     """
@@ -77,9 +69,6 @@ class FlowModule(pl.LightningModule):
         n_bits: int = 5,
         conditional: bool = False,
         aux_weight: float | None = None,
-        sample_classifier: Callable[..., nn.Module] | None = None,
-        sample_aux_weight: float = 1.0,
-        sample_aux_temperature: float = 0.7,
         temperatures: Sequence[float] = (0.5, 0.7, 1.0),
         n_samples: int = 16,
     ) -> None:
@@ -88,11 +77,9 @@ class FlowModule(pl.LightningModule):
             raise ValueError(f"n_bits must be in 1..8, got {n_bits}")
         if aux_weight is not None and not conditional:
             raise ValueError("aux_weight needs a conditional model (conditional: true)")
-        if sample_classifier is not None and not conditional:
-            raise ValueError("sample_classifier needs a conditional model (conditional: true)")
         if conditional:
             require_conditions(spec, "model=glow")
-        self.save_hyperparameters(ignore=["spec", "flow", "optimizer", "sample_classifier"])
+        self.save_hyperparameters(ignore=["spec", "flow", "optimizer"])
         self.spec = spec
         self.optimizer_factory = optimizer
         cond = {"cond_dim": spec.condition_dim} if conditional else {}
@@ -100,9 +87,6 @@ class FlowModule(pl.LightningModule):
         self.classifier = None
         if aux_weight is not None:
             self.classifier = ZeroLinear(self.flow.latent_shapes[-1][0], spec.condition_dim)
-        self.sample_classifier = None
-        if sample_classifier is not None:
-            self.sample_classifier = sample_classifier(n_outputs=spec.condition_dim)
         self.aux_groups = group_sizes(spec)  # one-hot groups: a softmax per group in the aux loss
         self.steps = 0
         # One row per grid cell: the same n_samples noises (and conditions) at each temperature.
@@ -147,9 +131,8 @@ class FlowModule(pl.LightningModule):
         super().configure_gradient_clipping(optimizer, gradient_clip_val, gradient_clip_algorithm)
 
     def losses(self, images: Tensor, y: Tensor | None) -> dict[str, Tensor]:
-        """Mean ``bits_per_dim``, ``aux`` (when on), the sample classifier's ``cls_real`` and
-        ``cls_sample`` losses (when on) and their weighted sum ``loss`` of a batch of images
-        ``(N, C, H, W)`` in the data's value range, with conditions ``y (N, cond_dim)``.
+        """Mean ``bits_per_dim``, ``aux`` (when on) and their weighted sum ``loss`` of a batch of
+        images ``(N, C, H, W)`` in the data's value range, with conditions ``y (N, cond_dim)``.
 
         The flow runs in fp32 even under mixed precision: log-determinants and the coupling's
         exact inverse lose too much in bf16.
@@ -164,24 +147,7 @@ class FlowModule(pl.LightningModule):
             logits = self.classifier(encoding.zs[-1].mean(dim=(2, 3)))
             out["aux"] = aux_classification_loss(logits, y, self.aux_groups)
             out["loss"] = bpd + self.hparams.aux_weight * out["aux"]
-        if self.sample_classifier is not None:
-            out |= self._sample_classifier_losses(images, y)
-            weighted = self.hparams.sample_aux_weight * out["cls_sample"]
-            out["loss"] = out["loss"] + out["cls_real"] + weighted
         return out
-
-    def _sample_classifier_losses(self, images: Tensor, y: Tensor) -> dict[str, Tensor]:
-        """The classifier's loss on the real ``images`` (it learns from these) and on samples
-        drawn at their conditions ``y`` (frozen: only the flow learns from these)."""
-        real = self.spec.to_unit(images.float()) * 2.0 - 1.0
-        real_loss = aux_classification_loss(self.sample_classifier(real), y, self.aux_groups)
-        with torch.autocast(self.device.type, enabled=False):
-            x = self.flow.sample(self.noise(len(y)), y, self.hparams.sample_aux_temperature)
-        logits = frozen_logits(self.sample_classifier, flow_to_pixels(x))
-        return {
-            "cls_real": real_loss,
-            "cls_sample": aux_classification_loss(logits, y, self.aux_groups),
-        }
 
     def _conditions(self, conditions: Tensor) -> Tensor | None:
         return conditions.float() if self.hparams.conditional else None
