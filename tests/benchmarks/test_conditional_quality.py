@@ -61,7 +61,7 @@ def test_accuracy_curve_reads_only_scored_rows(tmp_path: Path) -> None:
     ]
 
 
-def test_tuned_cdcgan_preset_is_the_benchmarked_recipe(tmp_path: Path) -> None:
+def test_tuned_cdcgan_preset_is_the_benchmarked_recipe() -> None:
     run = ["data=iclevr", *ICLEVR_RUNS["cdcgan_iclevr_aux_joint_reshape_gaux10"]]
     with initialize_config_dir(str(REPO / "conf"), version_base="1.3"):
         preset = compose("train", overrides=["experiment=iclevr_cdcgan_tuned"])
